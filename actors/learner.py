@@ -1,0 +1,220 @@
+"""LearnerWorker: one data-parallel rank of a DeepSpeed engine (ZeRO 0-3, fp32/bf16, gloo on CPU, nccl on GPU)."""
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+
+from rlcore.batch import Batch
+from rlcore.cluster import Worker
+from rlcore.config import LearnerSection, ModelSection
+from rlcore.losses import LOSSES, aggregate, normalizer
+from rlcore.modeling import collate_sequences, load_causal_lm, response_logprobs, response_mask_of, torch_device
+from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
+from rlcore.weight_sync import WeightBucketer
+
+
+def deepspeed_config(cfg: LearnerSection, on_gpu: bool) -> dict[str, Any]:
+    zero: dict[str, Any] = {"stage": cfg.zero_stage}
+    if cfg.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": on_gpu}
+    config: dict[str, Any] = {
+        # Accumulation is driven by the learner (set_gradient_accumulation_boundary), so mini-batches may vary.
+        "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
+        "gradient_accumulation_steps": 1,
+        "zero_optimization": zero,
+        "bf16": {"enabled": cfg.dtype == "bfloat16"},
+        "optimizer": {
+            "type": "AdamW",
+            "params": {"lr": cfg.lr, "betas": list(cfg.betas), "eps": 1e-8, "weight_decay": cfg.weight_decay},
+            # torch's AdamW needs no JIT build; offload needs DeepSpeed's CPU Adam.
+            "torch_adam": not cfg.offload_optimizer,
+        },
+        "steps_per_print": 10**9,
+        "wall_clock_breakdown": False,
+    }
+    if cfg.grad_clip > 0:
+        config["gradient_clipping"] = cfg.grad_clip
+    return config
+
+
+def lr_lambda(cfg: LearnerSection, total_steps: int):
+    """Linear warm-up, then constant, cosine or linear decay to 0 over `total_steps` optimizer steps."""
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
+        if cfg.lr_schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        if cfg.lr_schedule == "linear":
+            return 1.0 - progress
+        return 1.0
+    return factor
+
+
+class LearnerWorker(Worker):
+    def __init__(self, rank: int, world_size: int, model_path: str, learner: dict, model: dict, seed: int,
+                 total_optimizer_steps: int):
+        super().__init__(rank, world_size)
+        self.cfg = LearnerSection(**learner)
+        self.model_cfg = ModelSection(**model)
+        self.model_path = model_path
+        self.seed = seed
+        self.total_optimizer_steps = total_optimizer_steps
+        self.engine = None
+
+    def free_port(self) -> tuple[str, int]:
+        with socket.socket() as sock:
+            sock.bind(("", 0))
+            return self.node_address(), sock.getsockname()[1]
+
+    def init_engine(self, master_addr: str, master_port: int) -> dict[str, Any]:
+        """Join the torch.distributed world and build the DeepSpeed engine (all ranks call this together)."""
+        import deepspeed
+
+        on_gpu = torch.cuda.is_available()
+        os.environ.update(MASTER_ADDR=master_addr, MASTER_PORT=str(master_port), RANK=str(self.rank),
+                          WORLD_SIZE=str(self.world_size), LOCAL_RANK="0")
+        backend = self.cfg.backend if self.cfg.backend != "auto" else ("nccl" if on_gpu else "gloo")
+        deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
+        torch.manual_seed(self.seed)
+        np.random.seed(self.seed)
+        ds_config = deepspeed_config(self.cfg, on_gpu)
+        if self.cfg.zero_stage == 3:
+            # Keeps a reference alive so from_pretrained loads each rank's partition only (ZeRO-3 init).
+            from transformers.integrations import HfDeepSpeedConfig
+            self._hf_ds_config = HfDeepSpeedConfig(ds_config)
+        model = load_causal_lm(self.model_path, "float32", self.model_cfg.attn_implementation,
+                               self.model_cfg.trust_remote_code)
+        if self.cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        self.engine, _, _, self.scheduler = deepspeed.initialize(
+            model=model, model_parameters=[p for p in model.parameters() if p.requires_grad], config=ds_config,
+            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lr_lambda(self.cfg, self.total_optimizer_steps)))
+        self.device = torch_device()
+        self.bucketer = WeightBucketer(self.engine.module, zero3=self.cfg.zero_stage == 3, rank=self.rank)
+        return {"backend": backend, "parameters": sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel()
+                                                    for p in model.parameters())}
+
+    # ---- forward passes ---------------------------------------------------------------------------------------
+    def _micro_batches(self, batch: Batch, size: int) -> list[Batch]:
+        return batch.chunks(size) if len(batch) else []
+
+    def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:
+        """Current-policy response log-probabilities, as tensor `logprobs` [B, R]."""
+        self.engine.eval()
+        width = max((len(r) for r in batch["response_ids"]), default=0)
+        out = np.zeros((len(batch), width), dtype=np.float32)
+        start = 0
+        with torch.no_grad():
+            for micro in self._micro_batches(batch, self.cfg.micro_batch_size):
+                inputs = collate_sequences(micro, self.device)
+                values = response_logprobs(self.engine, inputs, width, temperature)
+                out[start:start + len(micro)] = values.float().cpu().numpy()
+                start += len(micro)
+        return Batch(tensors={"logprobs": out})
+
+    def train(self, batch: Batch, loss: str, loss_params: dict[str, Any], aggregation: str = "token-mean",
+              mini_batches: int = 1, epochs: int = 1, temperature: float = 1.0) -> dict[str, float]:
+        """`epochs` passes over this rank's shard, one optimizer step per mini-batch."""
+        import torch.distributed as dist
+
+        loss_fn = LOSSES.get(loss)
+        self.engine.train()
+        totals: dict[str, float] = defaultdict(float)
+        weights: dict[str, float] = defaultdict(float)
+        grad_norms, steps = [], 0
+        for _ in range(epochs):
+            for mini in batch.split(mini_batches):
+                micros = self._micro_batches(mini, self.cfg.micro_batch_size)
+                masks = [response_mask_of(collate_sequences(m), _width(m)) for m in micros]
+                local = sum((normalizer(mask, aggregation) for mask in masks), torch.zeros(()))
+                dist.all_reduce(local)  # the mean is over the whole mini-batch, across ranks and micro-batches
+                scale = self.world_size / local.clamp(min=1).item()
+                for index, micro in enumerate(micros):
+                    self.engine.set_gradient_accumulation_boundary(index == len(micros) - 1)
+                    inputs = collate_sequences(micro, self.device)
+                    width = _width(micro)
+                    logp = response_logprobs(self.engine, inputs, width, temperature)
+                    mask = response_mask_of(inputs, width)
+                    tensors = _tensors(micro, width, self.device)
+                    token_loss, token_metrics = loss_fn(logp, mask, tensors, **loss_params)
+                    micro_loss = aggregate(token_loss, mask, aggregation) * scale
+                    self.engine.backward(micro_loss, scale_wrt_gas=False)
+                    totals["loss"] += micro_loss.item() / self.world_size
+                    weights["loss"] = 1.0
+                    tokens = mask.sum().item()
+                    for name, value in token_metrics.items():
+                        totals[name] += (value * mask).sum().item()
+                        weights[name] += tokens
+                    totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
+                    weights["neg_logprob"] += tokens
+                self.engine.step()
+                steps += 1
+                norm = self.engine.get_global_grad_norm()
+                if norm is not None:
+                    grad_norms.append(float(norm))
+        metrics = {name: totals[name] / max(weights[name], 1e-9) for name in totals}
+        metrics["loss"] = totals["loss"] / max(steps, 1)
+        metrics["grad_norm"] = float(np.mean(grad_norms)) if grad_norms else float("nan")
+        metrics["lr"] = float(self.scheduler.get_last_lr()[0])
+        metrics["optimizer_steps"] = float(steps)
+        return metrics
+
+    # ---- weights and checkpoints ------------------------------------------------------------------------------
+    def weight_buckets(self, bucket_mb: float, dtype: str) -> list[ray.ObjectRef]:
+        """Full weights in size-bounded serialized buckets, put in the object store by rank 0 (all ranks join)."""
+        return [ray.put(payload) for payload in self.bucketer.buckets(int(bucket_mb * 2**20), dtype)]
+
+    def save_checkpoint(self, directory: str, tokenizer_path: str, save_optimizer: bool = True) -> None:
+        """HF-format policy (rank 0) plus this rank's optimizer, scheduler and RNG state, all without pickle."""
+        path = Path(directory)
+        state_dict = self.bucketer.full_state_dict()
+        if self.rank == 0:
+            from transformers import AutoTokenizer
+            path.mkdir(parents=True, exist_ok=True)
+            self.engine.module.save_pretrained(path, state_dict=state_dict, safe_serialization=True)
+            AutoTokenizer.from_pretrained(tokenizer_path).save_pretrained(path)
+        if save_optimizer:
+            path.mkdir(parents=True, exist_ok=True)
+            save_state(path / f"learner_rank{self.rank}",
+                       {"optimizer": self.engine.optimizer.state_dict(),
+                        "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
+                        "world_size": self.world_size, "zero_stage": self.cfg.zero_stage})
+
+    def load_training_state(self, directory: str) -> bool:
+        """Restore optimizer, scheduler and RNG written by save_checkpoint; False if the checkpoint has none."""
+        path = Path(directory) / f"learner_rank{self.rank}"
+        if not path.with_suffix(".json").exists():
+            return False
+        state = load_state(path)
+        if state["world_size"] != self.world_size or state["zero_stage"] != self.cfg.zero_stage:
+            raise ValueError(f"{directory} was saved with {state['world_size']} learner ranks and ZeRO-"
+                             f"{state['zero_stage']}; this run has {self.world_size} and ZeRO-{self.cfg.zero_stage}")
+        self.engine.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        return True
+
+
+def _width(batch: Batch) -> int:
+    return max((len(r) for r in batch["response_ids"]), default=0)
+
+
+def _tensors(batch: Batch, width: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """The batch's numeric tensors on the device; per-token ones cut to this micro-batch's response width."""
+    out = {}
+    for key, value in batch.tensors.items():
+        tensor = torch.as_tensor(value, device=device)
+        if tensor.ndim == 2:
+            tensor = tensor[:, :width]
+        out[key] = tensor.float() if tensor.is_floating_point() else tensor
+    return out

@@ -1,0 +1,20 @@
+"""ReferenceWorker: a frozen copy of the initial policy that only computes response log-probabilities."""
+from __future__ import annotations
+
+from rlcore.batch import Batch
+from rlcore.cluster import Worker
+from rlcore.modeling import batch_logprobs, load_causal_lm, torch_device
+
+
+class ReferenceWorker(Worker):
+    def __init__(self, rank: int, world_size: int, model_path: str, dtype: str, attn_implementation: str,
+                 micro_batch_size: int):
+        super().__init__(rank, world_size)
+        self.device = torch_device()
+        self.model = load_causal_lm(model_path, dtype, attn_implementation).to(self.device).eval()
+        self.model.requires_grad_(False)
+        self.micro_batch_size = micro_batch_size
+
+    def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:
+        values = batch_logprobs(self.model, batch, self.micro_batch_size, temperature, self.device)
+        return Batch(tensors={"ref_logprobs": values})

@@ -1,0 +1,66 @@
+"""RewardWorker: hosts one Reward; errors and timeouts cost one sample its score, never the run."""
+from __future__ import annotations
+
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+import numpy as np
+
+from rlcore.batch import Batch
+from rlcore.cluster import Worker
+
+log = logging.getLogger(__name__)
+
+
+class RewardWorker(Worker):
+    def __init__(self, rank: int, world_size: int, reward: dict[str, Any]):
+        super().__init__(rank, world_size)
+        import rewards  # noqa: F401  (fills the registry)
+        from rewards import REWARDS
+
+        cls = REWARDS.get(reward["name"])
+        self.config = cls.Config.model_validate(reward)
+        self.reward = cls(self.config)
+        # Daemon-like pool: a hung scorer occupies one thread, the next call gets a fresh one.
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reward")
+
+    def _run(self, samples: list[dict[str, Any]]) -> list[float]:
+        future = self.pool.submit(self.reward.score, samples)
+        scores = future.result(timeout=self.config.timeout_s)
+        if len(scores) != len(samples):
+            raise ValueError(f"returned {len(scores)} scores for {len(samples)} samples")
+        return [float(score) for score in scores]
+
+    def score(self, batch: Batch) -> Batch:
+        """Tensor `rewards` [B], plus `reward_failed` [B] (1 where scoring raised, timed out or gave NaN)."""
+        samples = batch.rows()
+        try:
+            scores = self._run(samples)
+            failed = [0.0] * len(samples)
+        except Exception as error:  # noqa: BLE001 - retry sample by sample to isolate the bad ones
+            log.warning("reward %s failed on a batch of %d (%s); scoring samples one by one",
+                        self.config.name, len(samples), _describe(error))
+            scores, failed = [], []
+            for sample in samples:
+                try:
+                    scores.append(self._run([sample])[0])
+                    failed.append(0.0)
+                except Exception as sample_error:  # noqa: BLE001
+                    log.warning("reward %s: sample %s scored %s: %s", self.config.name, sample.get("id", "?"),
+                                self.config.failure_score, _describe(sample_error))
+                    scores.append(self.config.failure_score)
+                    failed.append(1.0)
+        for i, score in enumerate(scores):
+            if not math.isfinite(score):
+                scores[i], failed[i] = self.config.failure_score, 1.0
+        return Batch(tensors={"rewards": np.asarray(scores, np.float32),
+                              "reward_failed": np.asarray(failed, np.float32)})
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, FutureTimeout):
+        return "timed out"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,154 @@
+"""The Algorithm base class and registry: the Python API for new algorithms.
+
+A subclass sets `Config`, implements `step(step) -> metrics` with the Runtime's verbs (generate, score,
+reference_logprobs, train, sync_weights), and registers itself: `@ALGORITHMS.register("name")`. The base class
+runs the loop: resume, periodic evaluation, checkpoints, metrics, plots and the final summary.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from rlcore.checkpoint import CheckpointManager
+from rlcore.config import NamedSection, RunConfig, save_config
+from rlcore.data import BUILTIN_DATA, PromptSampler, load_rows
+from rlcore.evaluation import evaluate
+from rlcore.metrics import MetricsLogger, PhaseProgress, plot_metrics, summary_table
+from rlcore.registry import Registry
+from rlcore.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class AlgorithmConfig(NamedSection):
+    steps: int = Field(100, ge=1, description="Training steps (one policy update and sync each).")
+
+
+class Algorithm:
+    Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
+    phases: ClassVar[tuple[str, ...]] = ("generate", "reward", "reference", "train", "sync")
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.cfg = config.algorithm
+        self.run_dir = config.run_dir
+        self.checkpoints = CheckpointManager(self.run_dir, config.checkpoint.keep_last)
+        self.runtime: Runtime | None = None
+        self.progress: PhaseProgress | None = None
+
+    # ---- what subclasses provide ------------------------------------------------------------------------------
+    def needs_reference(self) -> bool:
+        return False
+
+    def optimizer_steps(self) -> int:
+        """Total optimizer steps of the run (for learning-rate schedules)."""
+        return self.cfg.steps
+
+    def step(self, step: int) -> dict[str, float]:
+        raise NotImplementedError  # abstractmethod: every registered algorithm implements its step
+
+    def phase(self, name: str):
+        """Context manager timing one phase of the step (shown in the progress display and metrics)."""
+        return self.progress.phase(name)
+
+    # ---- the loop ---------------------------------------------------------------------------------------------
+    def load_data(self) -> None:
+        data, seed = self.config.data, self.config.run.seed
+        rows = load_rows(data.source, "train", data, data.train_languages, seed, data.num_train_questions)
+        self.sampler = PromptSampler(rows, seed, data.shuffle)
+        eval_source = data.eval_source or (BUILTIN_DATA if data.source == BUILTIN_DATA else None)
+        self.eval_rows = load_rows(eval_source, "eval", data, data.eval_languages, seed,
+                                   data.eval_questions_per_language) if eval_source else []
+
+    def evaluate(self) -> dict[str, float]:
+        if not self.eval_rows:
+            return {}
+        with self.phase("eval"):
+            return evaluate(self.runtime, self.eval_rows, self.config.eval.max_tokens or self.config.rollout.max_tokens)
+
+    def save_checkpoint(self, step: int) -> None:
+        with self.phase("checkpoint"):
+            path = self.checkpoints.path(step)
+            self.runtime.save_checkpoint(path)
+            self.checkpoints.finish(step, {"sampler": self.sampler.state(),
+                                           "policy_version": self.runtime.policy_version})
+
+    def run(self, runtime: Runtime | None = None) -> dict[str, Any]:
+        """Train for `steps` steps (continuing from the newest checkpoint when run.resume is on)."""
+        config = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, self.run_dir / "config.yaml")
+        self.load_data()
+        resume_from = self.checkpoints.latest() if config.run.resume else None
+        start_step = 0
+        self.runtime = runtime or Runtime(config, total_optimizer_steps=self.optimizer_steps(),
+                                          need_reference=self.needs_reference(),
+                                          policy_path=str(resume_from) if resume_from else None)
+        if resume_from:
+            state = CheckpointManager.trainer_state(resume_from)
+            start_step = state["step"]
+            self.sampler.load_state(state["sampler"])
+            self.runtime.policy_version = state["policy_version"]
+            restored = self.runtime.load_training_state(resume_from)
+            log.info("resumed from %s at step %d (optimizer state %s)", resume_from, start_step,
+                     "restored" if restored else "not saved, starting fresh")
+        every_eval, every_ckpt = config.eval.every_steps, config.checkpoint.every_steps
+        metrics_log = MetricsLogger(self.run_dir, tensorboard=config.logging.tensorboard,
+                                    wandb_project=config.logging.wandb_project)
+        self.progress = PhaseProgress(self.cfg.steps, self.phases, start_step=start_step,
+                                      enabled=config.logging.progress)
+        started = time.time()
+        first_eval = last_eval = {}
+        try:
+            if config.eval.at_start and start_step == 0:
+                first_eval = last_eval = self.evaluate()
+                metrics_log.log(0, first_eval)
+            for step in range(start_step + 1, self.cfg.steps + 1):
+                metrics = self.step(step)
+                if every_eval and (step % every_eval == 0 or step == self.cfg.steps):
+                    last_eval = self.evaluate()
+                    metrics.update(last_eval)
+                if (every_ckpt and step % every_ckpt == 0) or (step == self.cfg.steps and config.checkpoint.save_final):
+                    self.save_checkpoint(step)
+                metrics.update(self.progress.advance(metrics))
+                metrics_log.log(step, metrics)
+        finally:
+            self.progress.close()
+            metrics_log.close()
+            if runtime is None:
+                self.runtime.shutdown()
+        return self.finish(first_eval, last_eval, time.time() - started)
+
+    def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:
+        """Plots, the summary table on the terminal and summary.json."""
+        plots = []
+        if self.config.logging.plots:
+            plots = plot_metrics(self.run_dir / "metrics.jsonl", self.run_dir / "plots",
+                                 {"reward": ["reward/mean"], "accuracy": ["eval/accuracy/"],
+                                  "response_length": ["response_length/mean"], "loss": ["train/loss"]})
+        languages = sorted(k.rsplit("/", 1)[-1] for k in last_eval if k.startswith("eval/accuracy/"))
+        rows = [[lang, _pct(first_eval.get(f"eval/accuracy/{lang}")), _pct(last_eval.get(f"eval/accuracy/{lang}")),
+                 _delta(first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}"))]
+                for lang in languages]
+        if rows:
+            summary_table(f"{self.config.run.name}: held-out accuracy ({self.cfg.steps} steps, {seconds:.0f}s)",
+                          ["language", "initial", "final", "change"], rows)
+        summary = {"initial": first_eval, "final": last_eval, "seconds": seconds,
+                   "plots": [str(p) for p in plots], "run_dir": str(self.run_dir)}
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _delta(before: float | None, after: float | None) -> str:
+    return "-" if before is None or after is None else f"{100 * (after - before):+.1f} pts"
+
+
+ALGORITHMS: Registry[type[Algorithm]] = Registry("algorithm")

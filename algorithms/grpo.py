@@ -1,0 +1,97 @@
+"""GRPO (Shao et al. 2024, DeepSeekMath §4.1): sample a group per prompt, normalise rewards within the group,
+and update with a clipped surrogate, optionally penalised by KL to the reference policy."""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
+from rlcore.advantages import ADVANTAGES
+from rlcore.runtime import rows_to_batch
+
+
+class GRPOConfig(AlgorithmConfig):
+    prompts_per_step: int = Field(16, ge=1)
+    group_size: int = Field(8, ge=2, description="Samples per prompt (G).")
+    advantage: Literal["grpo", "rloo"] = "grpo"
+    scale_by_std: bool = Field(True, description="Divide by the group's std (False: Dr. GRPO).")
+    clip_low: float = Field(0.2, ge=0, description="ε of the clipped ratio, lower side.")
+    clip_high: float = Field(0.2, ge=0, description="ε upper side (> clip_low: DAPO's clip-higher).")
+    kl_coef: float = Field(0.0, ge=0, description="β of the KL penalty to the reference; 0 = no reference.")
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    loss_aggregation: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"] = "token-mean"
+    mini_batches: int = Field(1, ge=1, description="Optimizer steps per training step.")
+    epochs: int = Field(1, ge=1, description="Passes over each step's samples.")
+
+
+@ALGORITHMS.register("grpo")
+class GRPO(Algorithm):
+    Config = GRPOConfig
+
+    def needs_reference(self) -> bool:
+        return self.cfg.kl_coef > 0
+
+    def optimizer_steps(self) -> int:
+        return self.cfg.steps * self.cfg.mini_batches * self.cfg.epochs
+
+    def step(self, step: int) -> dict[str, float]:
+        cfg, rt = self.cfg, self.runtime
+        prompts = rows_to_batch(self.sampler.next_batch(cfg.prompts_per_step), seed=self.sample_seed(step))
+        with self.phase("generate"):
+            samples = rt.generate(prompts, n=cfg.group_size)
+        with self.phase("reward"):
+            samples = rt.score(samples)
+        if self.needs_reference():
+            with self.phase("reference"):
+                samples = rt.reference_logprobs(samples)
+        if cfg.mini_batches > 1 or cfg.epochs > 1:  # off-policy after the first update: keep π_old
+            with self.phase("reference"):
+                samples = rt.policy_logprobs(samples)
+        samples = samples.with_tensors(advantages=self.advantages(samples))
+        with self.phase("train"):
+            train = rt.train(samples, loss="grpo", loss_params=self.loss_params(),
+                             aggregation=cfg.loss_aggregation, mini_batches=cfg.mini_batches, epochs=cfg.epochs,
+                             temperature=self.config.rollout.temperature)
+        with self.phase("sync"):
+            sync = rt.sync_weights()
+        return {**rollout_metrics(samples), **{f"train/{k}": v for k, v in train.items()}, **sync}
+
+    def sample_seed(self, step: int) -> int:
+        return (self.config.run.seed * 1_000_003 + step * 10_007) % 2**31
+
+    def advantages(self, samples) -> np.ndarray:
+        estimator = ADVANTAGES.get(self.cfg.advantage)
+        groups = np.asarray(samples["group"])
+        if self.cfg.advantage == "grpo":
+            return estimator(samples["rewards"], groups, scale_by_std=self.cfg.scale_by_std)
+        return estimator(samples["rewards"], groups)
+
+    def loss_params(self) -> dict:
+        return {"clip_low": self.cfg.clip_low, "clip_high": self.cfg.clip_high, "kl_coef": self.cfg.kl_coef,
+                "kl_estimator": self.cfg.kl_estimator}
+
+
+def rollout_metrics(samples) -> dict[str, float]:
+    """Reward, per-language reward, group statistics and response lengths of one step's samples."""
+    rewards = samples["rewards"]
+    groups = np.asarray(samples["group"])
+    lengths = samples["response_mask"].sum(axis=1)
+    group_means = np.array([rewards[groups == g].mean() for g in np.unique(groups)])
+    group_stds = np.array([rewards[groups == g].std() for g in np.unique(groups)])
+    metrics = {
+        "reward/mean": float(rewards.mean()),
+        "reward/std": float(rewards.std()),
+        "reward/failed": float(samples["reward_failed"].mean()),
+        "groups/all_same_reward": float((group_stds == 0).mean()),
+        "groups/solved_all": float((group_means >= 1).mean()),
+        "response_length/mean": float(lengths.mean()),
+        "response_length/clipped": float(np.mean([r == "length" for r in samples["finish_reason"]])),
+        "rollout/tokens": float(lengths.sum()),
+        "rollout/policy_version": float(samples.meta.get("policy_version", 0)),
+    }
+    languages = np.asarray(samples["language"])
+    for language in np.unique(languages):
+        metrics[f"reward/{language}"] = float(rewards[languages == language].mean())
+    return metrics

@@ -1,0 +1,37 @@
+"""The Reward base class and registry: a reward maps samples to scores, one per sample."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from rlcore.config import NamedSection
+from rlcore.registry import Registry
+
+
+class RewardConfig(NamedSection):
+    timeout_s: float = Field(30.0, gt=0, description="Per-call limit; a sample that exceeds it scores failure_score.")
+    failure_score: float = Field(0.0, description="Score of a sample whose scoring raised or timed out.")
+    num_workers: int = Field(1, ge=1, description="Reward worker actors; samples are split over them.")
+    num_cpus: float = Field(0.5, ge=0)
+    num_gpus: float = Field(0.0, ge=0, description="Model rewards on GPUs ask for a share here.")
+
+
+class Reward:
+    """Subclass, set `Config`, implement `score`, and register with `@REWARDS.register("name")`.
+
+    `score` receives plain sample dicts (the Batch's columns: prompt, response_text, answer, language, ...) and
+    returns one float per sample. Rule rewards run in the reward worker's process; model rewards load their
+    engine in `__init__`. Errors and timeouts are handled per sample by the RewardWorker.
+    """
+
+    Config: ClassVar[type[RewardConfig]] = RewardConfig
+
+    def __init__(self, config: RewardConfig):
+        self.config = config
+
+    def score(self, samples: list[dict[str, Any]]) -> list[float]:
+        raise NotImplementedError  # abstractmethod: every registered reward overrides it
+
+
+REWARDS: Registry[type[Reward]] = Registry("reward")

@@ -1,0 +1,178 @@
+"""Ray cluster start-up and worker groups: N actors of one role on a placement group, called with timeouts."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Sequence
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from rlcore.batch import Batch
+from rlcore.config import ClusterSection
+
+log = logging.getLogger(__name__)
+
+# Environment every actor gets; the project root goes on PYTHONPATH so actors import rlcore, actors, algorithms.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class WorkerError(RuntimeError):
+    """A remote call failed; the message names the actor and the call."""
+
+
+class WorkerTimeout(WorkerError):
+    pass
+
+
+class WorkerDied(WorkerError):
+    pass
+
+
+def init_ray(cluster: ClusterSection) -> None:
+    """Join the configured cluster ($RAY_ADDRESS or cluster.address), or start a local one bound to loopback."""
+    if ray.is_initialized():
+        return
+    address = cluster.address or os.environ.get("RAY_ADDRESS")
+    env = {"env_vars": {"PYTHONPATH": _pythonpath()}}
+    if address:
+        ray.init(address=address, runtime_env=env, log_to_driver=True)
+        return
+    num_cpus = cluster.num_cpus or max(8, os.cpu_count() or 1)
+    # Keep a local cluster on loopback: without this Ray swaps 127.0.0.1 for the machine's interface address.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=env, _node_ip_address="127.0.0.1",
+             log_to_driver=True, configure_logging=False)
+
+
+def _pythonpath() -> str:
+    parts = [PROJECT_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(parts))
+
+
+def actor_env(torch_threads: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of one actor process: thread caps so actors on a few cores do not oversubscribe them."""
+    env = {
+        "OMP_NUM_THREADS": str(torch_threads),
+        "MKL_NUM_THREADS": str(torch_threads),
+        "RLCORE_TORCH_THREADS": str(torch_threads),
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": _pythonpath(),
+    }
+    for key in ("RLCORE_CACHE", "TORCH_EXTENSIONS_DIR", "HF_HOME"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    env.update(extra or {})
+    return env
+
+
+class WorkerGroup:
+    """N actors of one class on one placement group.
+
+    `call(method, batch)` splits the batch over the actors in order and concatenates the results in order;
+    `broadcast(method, ...)` sends the same arguments to every actor. Every call has a timeout, and a dead or
+    hung actor surfaces as a WorkerError naming the actor and the method.
+    """
+
+    def __init__(self, name: str, actor_class: type, num_workers: int, *, num_cpus: float = 1.0,
+                 num_gpus: float = 0.0, env: dict[str, str] | None = None, strategy: str = "PACK",
+                 call_timeout_s: float = 900.0, init_kwargs: dict[str, Any] | None = None,
+                 start_timeout_s: float = 300.0):
+        self.name = name
+        self.call_timeout_s = call_timeout_s
+        bundles = [{"CPU": num_cpus, **({"GPU": num_gpus} if num_gpus else {})} for _ in range(num_workers)]
+        self.placement_group = placement_group(bundles, strategy=strategy)
+        try:
+            ray.get(self.placement_group.ready(), timeout=start_timeout_s)
+        except GetTimeoutError:
+            remove_placement_group(self.placement_group)
+            raise WorkerTimeout(
+                f"{name}: the cluster could not place {num_workers} worker(s) with {bundles[0]} each within "
+                f"{start_timeout_s:.0f}s; available resources: {ray.available_resources()}") from None
+        remote_class = ray.remote(actor_class)
+        self.actors = [
+            remote_class.options(
+                num_cpus=num_cpus,
+                num_gpus=num_gpus,
+                scheduling_strategy=PlacementGroupSchedulingStrategy(self.placement_group, bundle_index=rank),
+                runtime_env={"env_vars": env or {}},
+                max_concurrency=1,
+            ).remote(rank=rank, world_size=num_workers, **(init_kwargs or {}))
+            for rank in range(num_workers)
+        ]
+        self.wait(["ready"] * num_workers, [actor.ready.remote() for actor in self.actors], timeout=start_timeout_s)
+
+    def __len__(self) -> int:
+        return len(self.actors)
+
+    def call(self, method: str, batch: Batch, *args: Any, timeout: float | None = None, **kwargs: Any) -> Batch:
+        """Shard the batch over the actors (empty shards are skipped), run, and gather in order."""
+        shards = batch.split(len(self.actors))
+        busy = [(rank, shard) for rank, shard in enumerate(shards) if len(shard)]
+        refs = [getattr(self.actors[rank], method).remote(shard, *args, **kwargs) for rank, shard in busy]
+        results = self.wait([f"{method}" for _ in busy], refs, ranks=[rank for rank, _ in busy], timeout=timeout)
+        return Batch.concat(results)
+
+    def broadcast(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> list[Any]:
+        refs = [getattr(actor, method).remote(*args, **kwargs) for actor in self.actors]
+        return self.wait([method] * len(refs), refs, timeout=timeout)
+
+    def call_each(self, method: str, per_rank_args: Sequence[tuple], timeout: float | None = None) -> list[Any]:
+        """Different positional arguments per actor (e.g. pre-split data)."""
+        refs = [getattr(actor, method).remote(*args) for actor, args in zip(self.actors, per_rank_args)]
+        return self.wait([method] * len(refs), refs, timeout=timeout)
+
+    def wait(self, methods: Sequence[str], refs: Sequence[ray.ObjectRef], ranks: Sequence[int] | None = None,
+             timeout: float | None = None) -> list[Any]:
+        """ray.get with one deadline for all refs; failures name the actor, its rank and the method."""
+        ranks = list(ranks) if ranks is not None else list(range(len(refs)))
+        deadline = time.monotonic() + (timeout or self.call_timeout_s)
+        results = []
+        for rank, method, ref in zip(ranks, methods, refs):
+            where = f"{self.name}[{rank}].{method}"
+            try:
+                results.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
+            except GetTimeoutError:
+                raise WorkerTimeout(f"{where} did not finish within {timeout or self.call_timeout_s:.0f}s "
+                                    f"(hung worker or too small cluster.call_timeout_s)") from None
+            except RayActorError as error:
+                raise WorkerDied(f"{where}: the worker process died ({_first_line(error)})") from None
+            except RayTaskError as error:
+                raise WorkerError(f"{where} raised {type(error.cause).__name__}: {error.cause}") from error.cause
+        return results
+
+    def shutdown(self) -> None:
+        for actor in self.actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # noqa: BLE001 - best effort during teardown
+                pass
+        try:
+            remove_placement_group(self.placement_group)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class Worker:
+    """Base of every actor class: rank bookkeeping, thread caps and a readiness probe."""
+
+    def __init__(self, rank: int = 0, world_size: int = 1):
+        import torch
+        self.rank = rank
+        self.world_size = world_size
+        torch.set_num_threads(int(os.environ.get("RLCORE_TORCH_THREADS", "1")))
+        logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {type(self).__name__}[{rank}] %(message)s")
+
+    def ready(self) -> bool:
+        return True
+
+    def node_address(self) -> str:
+        return ray.util.get_node_ip_address()

@@ -1,0 +1,117 @@
+"""Prompt data: the builtin multilingual world or local files, and a resumable seeded sampler."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rlcore.config import DataSection
+
+BUILTIN_DATA = "builtin:arith"
+
+
+class DataError(ValueError):
+    """A data file or row that cannot be used; the message names the file and line."""
+
+
+def load_rows(source: str, split: str, data: DataSection, languages: Sequence[str] | None, seed: int,
+              num_per_language: int) -> list[dict[str, Any]]:
+    """Rows with keys id, language, prompt, answer (+ whatever else the source has), filtered to `languages`."""
+    if source == BUILTIN_DATA:
+        from rlcore.world.tasks import LANGUAGES, generate_problems, to_records
+        languages = list(languages or LANGUAGES)
+        unknown = sorted(set(languages) - set(LANGUAGES))
+        if unknown:
+            raise DataError(f"the builtin world has no language(s) {unknown}; it has {list(LANGUAGES)}")
+        return to_records(generate_problems(split, num_per_language, languages, seed=seed))
+    rows = [_normalize(row, data, source, line) for line, row in _read(Path(source))]
+    if languages:
+        rows = [row for row in rows if row["language"] in set(languages)]
+        if not rows:
+            raise DataError(f"{source}: no rows in languages {list(languages)}")
+    return rows
+
+
+def _read(path: Path):
+    """(line or row number, dict) pairs from JSONL, JSON, Parquet or a saved `datasets` directory."""
+    if not path.exists():
+        raise DataError(f"data source not found: {path}")
+    if path.suffix in (".jsonl", ".json") and path.is_file():
+        with path.open(encoding="utf-8") as handle:
+            if path.suffix == ".json":
+                rows = json.load(handle)
+                yield from enumerate(rows, start=1)
+                return
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                if not isinstance(row, dict):
+                    raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+                yield number, row
+        return
+    import datasets
+    if path.suffix == ".parquet":
+        table = datasets.load_dataset("parquet", data_files=str(path), split="train")
+    elif path.is_dir():
+        table = datasets.load_from_disk(str(path))
+        if isinstance(table, datasets.DatasetDict):
+            table = table["train"]
+    else:
+        raise DataError(f"{path}: unsupported data format (use .jsonl, .json, .parquet or a datasets directory)")
+    yield from enumerate(table, start=1)
+
+
+def _normalize(row: dict, data: DataSection, source: str, line: int) -> dict[str, Any]:
+    missing = [key for key in (data.prompt_key, data.answer_key) if key not in row]
+    if missing:
+        raise DataError(f"{source}:{line}: row lacks {missing} (has {sorted(row)}); set data.prompt_key / "
+                        f"data.answer_key if the columns are named differently")
+    if not isinstance(row[data.prompt_key], str) or not row[data.prompt_key]:
+        raise DataError(f"{source}:{line}: {data.prompt_key!r} must be a non-empty string")
+    out = dict(row)
+    out["prompt"] = row[data.prompt_key]
+    out["answer"] = str(row[data.answer_key])
+    out["language"] = str(row.get(data.language_key, "en"))
+    out["id"] = str(row.get(data.id_key, f"row-{line}"))
+    return out
+
+
+class PromptSampler:
+    """Endless seeded passes over the rows; its position (epoch, index) is saved in checkpoints.
+
+    Resuming at an epoch boundary continues with the next epoch's order (it never yields an empty step).
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], seed: int, shuffle: bool = True):
+        if not rows:
+            raise DataError("no training rows")
+        self.rows, self.seed, self.shuffle = rows, seed, shuffle
+        self.epoch, self.index = 0, 0
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.rows))
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
+
+    def next_batch(self, size: int) -> list[dict[str, Any]]:
+        out = []
+        while len(out) < size:
+            if self.index >= len(self.rows):
+                self.epoch, self.index = self.epoch + 1, 0
+            order = self._order(self.epoch)
+            take = min(size - len(out), len(self.rows) - self.index)
+            out.extend(self.rows[i] for i in order[self.index:self.index + take])
+            self.index += take
+        return out
+
+    def state(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def load_state(self, state: dict[str, int]) -> None:
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])

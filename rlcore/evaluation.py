@@ -1,0 +1,31 @@
+"""Held-out evaluation: greedy answers per language, scored for final-answer correctness."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Sequence
+
+import numpy as np
+
+from rlcore.batch import Batch
+from rewards.math_rule import is_correct
+
+
+def score_correctness(samples: Batch) -> np.ndarray:
+    return np.array([is_correct(text, gold) for text, gold in zip(samples["response_text"], samples["answer"])],
+                    dtype=np.float32)
+
+
+def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float]:
+    buckets: dict[str, list[float]] = defaultdict(list)
+    for language, value in zip(samples["language"], correct):
+        buckets[language].append(float(value))
+    return {language: float(np.mean(values)) for language, values in sorted(buckets.items())}
+
+
+def evaluate(runtime, rows: Sequence[dict[str, Any]], max_tokens: int) -> dict[str, float]:
+    """`eval/accuracy/<language>` and `eval/accuracy/mean` of greedy decoding on the held-out rows."""
+    samples = runtime.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
+    per_language = accuracy_by_language(samples, score_correctness(samples))
+    metrics = {f"eval/accuracy/{language}": value for language, value in per_language.items()}
+    metrics["eval/accuracy/mean"] = float(np.mean(list(per_language.values())))
+    return metrics

@@ -1,0 +1,87 @@
+"""Model loading and the one log-probability computation shared by learner and reference workers."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlcore.batch import Batch, pad_sequences
+
+BUILTIN_MODEL = "builtin:tiny-arith"
+TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_model_path(path: str) -> str:
+    """`builtin:tiny-arith` -> the cached tiny model (built on first use); otherwise a local model directory."""
+    if path == BUILTIN_MODEL:
+        from rlcore.world.tiny_model import ensure_tiny_model
+        return str(ensure_tiny_model())
+    if path.startswith("builtin:"):
+        raise ValueError(f"unknown builtin model {path!r}; the only one is {BUILTIN_MODEL!r}")
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"model directory not found: {path} (no model hub is used; give a local path)")
+    return path
+
+
+def load_causal_lm(path: str, dtype: str = "float32", attn_implementation: str = "sdpa",
+                   trust_remote_code: bool = False) -> torch.nn.Module:
+    from transformers import AutoModelForCausalLM
+    return AutoModelForCausalLM.from_pretrained(
+        path, dtype=TORCH_DTYPES[dtype], attn_implementation=attn_implementation,
+        trust_remote_code=trust_remote_code)
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(path)
+
+
+def torch_device() -> torch.device:
+    if torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != "":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def collate_sequences(batch: Batch, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """prompt_ids + response_ids -> right-padded input_ids, attention_mask, prompt lengths, response lengths."""
+    prompts, responses = batch["prompt_ids"], batch["response_ids"]
+    input_ids, attention_mask = pad_sequences([list(p) + list(r) for p, r in zip(prompts, responses)])
+    return {
+        "input_ids": torch.as_tensor(input_ids, device=device),
+        "attention_mask": torch.as_tensor(attention_mask, device=device, dtype=torch.long),
+        "prompt_lengths": torch.as_tensor([len(p) for p in prompts], device=device),
+        "response_lengths": torch.as_tensor([len(r) for r in responses], device=device),
+    }
+
+
+def response_logprobs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], response_width: int,
+                      temperature: float = 1.0) -> torch.Tensor:
+    """log π(y_t | x, y_<t) for every response token, as a right-padded [B, response_width] tensor."""
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits[:, :-1]
+    logits = logits.float() / max(temperature, 1e-6)
+    targets = inputs["input_ids"][:, 1:]
+    token_logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    # Response token j of sample i sits at position prompt_len + j, predicted from position prompt_len + j - 1.
+    offsets = inputs["prompt_lengths"][:, None] - 1 + torch.arange(response_width, device=targets.device)[None]
+    offsets = offsets.clamp(max=token_logprobs.shape[1] - 1)
+    return token_logprobs.gather(1, offsets) * response_mask_of(inputs, response_width)
+
+
+def response_mask_of(inputs: dict[str, torch.Tensor], response_width: int) -> torch.Tensor:
+    positions = torch.arange(response_width, device=inputs["response_lengths"].device)[None]
+    return (positions < inputs["response_lengths"][:, None]).float()
+
+
+@torch.no_grad()
+def batch_logprobs(model: torch.nn.Module, batch: Batch, micro_batch_size: int, temperature: float = 1.0,
+                   device: torch.device | str = "cpu") -> np.ndarray:
+    """Forward-only response log-probabilities of a whole Batch, micro-batch by micro-batch, as numpy [B, R]."""
+    width = max((len(r) for r in batch["response_ids"]), default=0)
+    out = np.zeros((len(batch), width), dtype=np.float32)
+    for start in range(0, len(batch), micro_batch_size):
+        chunk = batch.select(np.arange(start, min(start + micro_batch_size, len(batch))))
+        inputs = collate_sequences(chunk, device)
+        out[start:start + len(chunk)] = response_logprobs(model, inputs, width, temperature).float().cpu().numpy()
+    return out

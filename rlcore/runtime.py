@@ -1,0 +1,129 @@
+"""Runtime: the worker groups of one run (rollout, learner, reference, reward) and the mechanisms that move
+batches between them. Algorithms call these methods; they never handle placement, sharding or sync themselves."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from actors.learner import LearnerWorker
+from actors.reference import ReferenceWorker
+from actors.reward import RewardWorker
+from actors.rollout import RolloutWorker, rollout_env
+from rlcore.batch import Batch
+from rlcore.cluster import WorkerGroup, actor_env, init_ray
+from rlcore.config import RunConfig
+from rlcore.modeling import resolve_model_path
+from rlcore.weight_sync import sync_weights
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, config: RunConfig, *, total_optimizer_steps: int, need_reference: bool = False,
+                 policy_path: str | None = None):
+        """Start every worker group. `policy_path` (a checkpoint) replaces the base model for rollout/learner."""
+        self.config = config
+        init_ray(config.cluster)
+        self.base_model_path = resolve_model_path(config.model.path)
+        self.policy_path = policy_path or self.base_model_path
+        self.policy_version = 0
+        self.groups: list[WorkerGroup] = []
+        started = time.perf_counter()
+        self.rollout = self._group("rollout", RolloutWorker, config.rollout, rollout_env(config.rollout),
+                                   model_path=self.policy_path, rollout=config.rollout.model_dump(),
+                                   dtype=config.model.dtype, seed=config.run.seed)
+        self.learner = self._group("learner", LearnerWorker, config.learner, {"DS_ACCELERATOR": "cpu"}
+                                   if config.learner.num_gpus == 0 else {},
+                                   model_path=self.policy_path, learner=config.learner.model_dump(),
+                                   model=config.model.model_dump(), seed=config.run.seed,
+                                   total_optimizer_steps=total_optimizer_steps)
+        address, port = self.learner.wait(["free_port"], [self.learner.actors[0].free_port.remote()])[0]
+        self.learner_info = self.learner.broadcast("init_engine", address, port)[0]
+        self.reference = None
+        if config.reference.enabled or (config.reference.enabled is None and need_reference):
+            self.reference = self._group("reference", ReferenceWorker, config.reference, {},
+                                         model_path=self.base_model_path, dtype=config.model.dtype,
+                                         attn_implementation=config.model.attn_implementation,
+                                         micro_batch_size=config.reference.micro_batch_size)
+        self.reward = self._group("reward", RewardWorker, config.reward, {},
+                                  reward=config.reward.model_dump())
+        self.startup_seconds = time.perf_counter() - started
+        log.info("worker groups ready in %.1fs (learner: %s)", self.startup_seconds, self.learner_info)
+
+    def _group(self, name: str, actor_class: type, section: Any, extra_env: dict[str, str], **init_kwargs):
+        cluster = self.config.cluster
+        group = WorkerGroup(name, actor_class, section.num_workers, num_cpus=section.num_cpus,
+                            num_gpus=section.num_gpus, env=actor_env(cluster.torch_threads, extra_env),
+                            strategy=cluster.placement_strategy, call_timeout_s=cluster.call_timeout_s,
+                            init_kwargs=init_kwargs)
+        self.groups.append(group)
+        return group
+
+    # ---- the verbs algorithms use -----------------------------------------------------------------------------
+    def generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch:
+        """n samples per prompt row; adds `group` (prompt index) so that samples of one prompt stay together."""
+        prompts = prompts.with_columns(group=list(range(len(prompts))))
+        return self.rollout.call("generate", prompts, n=n, sampling=sampling)
+
+    def score(self, samples: Batch) -> Batch:
+        return samples.with_tensors(**self.reward.call("score", samples).tensors)
+
+    def reference_logprobs(self, samples: Batch, temperature: float = 1.0) -> Batch:
+        if self.reference is None:
+            raise RuntimeError("this run has no reference workers (set reference.enabled: true)")
+        return samples.with_tensors(**self.reference.call("logprobs", samples, temperature=temperature).tensors)
+
+    def policy_logprobs(self, samples: Batch, temperature: float = 1.0) -> Batch:
+        padded, extra = _pad_to_multiple(samples, len(self.learner))
+        logprobs = self.learner.call("logprobs", padded, temperature=temperature)["logprobs"]
+        return samples.with_tensors(old_logprobs=logprobs[: len(samples)])
+
+    def train(self, samples: Batch, loss: str, loss_params: dict[str, Any], aggregation: str = "token-mean",
+              mini_batches: int = 1, epochs: int = 1, temperature: float = 1.0) -> dict[str, float]:
+        """One learner update on `samples` (split evenly over the ranks); metrics averaged over ranks."""
+        ranks = len(self.learner)
+        if len(samples) % (ranks * mini_batches):
+            raise ValueError(f"{len(samples)} training samples do not split into {ranks} learner ranks x "
+                             f"{mini_batches} mini-batches; choose sizes that divide evenly")
+        shards = samples.split(ranks)
+        results = self.learner.call_each(
+            "train", [(shard, loss, loss_params, aggregation, mini_batches, epochs, temperature) for shard in shards])
+        return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
+
+    def sync_weights(self) -> dict[str, float]:
+        """Push the learner's weights to every rollout worker; the new policy version is one higher."""
+        self.policy_version += 1
+        stats = sync_weights(self.learner, self.rollout, self.config.weight_sync.bucket_mb,
+                             self.config.model.dtype, self.policy_version)
+        return stats.metrics()
+
+    def save_checkpoint(self, path: Path) -> None:
+        self.learner.broadcast("save_checkpoint", str(path), self.base_model_path,
+                               self.config.checkpoint.save_optimizer)
+
+    def load_training_state(self, path: Path) -> bool:
+        return all(self.learner.broadcast("load_training_state", str(path)))
+
+    def shutdown(self) -> None:
+        for group in reversed(self.groups):
+            group.shutdown()
+        self.groups.clear()
+
+
+def _pad_to_multiple(batch: Batch, multiple: int) -> tuple[Batch, int]:
+    """Repeat the last row so that every rank gets the same number of rows (ZeRO-3 needs equal forwards)."""
+    extra = (-len(batch)) % multiple
+    if not extra:
+        return batch, 0
+    return batch.select(list(range(len(batch))) + [len(batch) - 1] * extra), extra
+
+
+def rows_to_batch(rows: Sequence[dict[str, Any]], seed: int | None = None) -> Batch:
+    batch = Batch.from_rows(rows)
+    if seed is not None:
+        batch = batch.with_columns(seed=[seed + i for i in range(len(batch))])
+    return batch
