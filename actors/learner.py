@@ -157,9 +157,11 @@ class LearnerWorker(Worker):
                         weights[name] += tokens
                     totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
                     weights["neg_logprob"] += tokens
+                unclipped = self._grad_norm_before_step()
                 self.engine.step()
                 steps += 1
                 norm = self.engine.get_global_grad_norm()
+                norm = unclipped if norm is None else norm
                 if norm is not None:
                     grad_norms.append(float(norm))
         metrics = {name: totals[name] / max(weights[name], 1e-9) for name in totals}
@@ -168,6 +170,14 @@ class LearnerWorker(Worker):
         metrics["lr"] = float(self.scheduler.get_last_lr()[0])
         metrics["optimizer_steps"] = float(steps)
         return metrics
+
+    def _grad_norm_before_step(self) -> float | None:
+        """ZeRO-0 leaves no norm in the engine; its gradients are whole (and all-reduced) before step()."""
+        if self.cfg.zero_stage != 0:
+            return None
+        grads = [p.grad for p in self.engine.module.parameters() if p.grad is not None]
+        return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))\
+            if grads else None
 
     # ---- weights and checkpoints ------------------------------------------------------------------------------
     def weight_buckets(self, bucket_mb: float, dtype: str) -> list[ray.ObjectRef]:

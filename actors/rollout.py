@@ -90,9 +90,8 @@ class RolloutWorker(Worker):
         """Load serialized buckets in place, then drop KV-cache prefixes computed with the old weights."""
         total = 0
         for ref in bucket_refs:
-            payload = ray.get(ref)
-            total += len(payload)
-            self.llm.collective_rpc("rlcore_load_weights", args=(payload,))
+            total += self.llm.collective_rpc("rlcore_stage_weights", args=(ray.get(ref),))[0]
+        self.llm.collective_rpc("rlcore_commit_weights")
         self.llm.reset_prefix_cache()
         self.policy_version = version
         return total

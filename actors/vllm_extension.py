@@ -2,14 +2,41 @@
 
 Named by `worker_extension_cls` when the engine is built; its methods run inside vLLM's worker and are reached
 through `LLM.collective_rpc`. Payloads are safetensors bytes, never pickled objects.
+
+Buckets are staged and then loaded by one `reload_weights` pass: vLLM reloads layer by layer, and a fused layer
+(qkv, gate/up) whose parts arrived in different passes would be rebuilt from a partial set.
 """
 from __future__ import annotations
 
+from typing import Iterator
+
+import torch
 from safetensors.torch import load
 
 
 class WeightReceiver:
-    def rlcore_load_weights(self, payload: bytes) -> int:
-        tensors = load(payload)
-        self.reload_weights(weights_iterator=iter(tensors.items()))
-        return len(tensors)
+    def rlcore_stage_weights(self, payload: bytes) -> int:
+        if not hasattr(self, "_rlcore_staged"):
+            self._rlcore_staged = []
+        self._rlcore_staged.append(payload)
+        return len(payload)
+
+    def rlcore_commit_weights(self) -> int:
+        staged, self._rlcore_staged = getattr(self, "_rlcore_staged", []), []
+
+        def tensors() -> Iterator[tuple[str, torch.Tensor]]:
+            for payload in staged:  # deserialized one bucket at a time
+                yield from load(payload).items()
+
+        self.reload_weights(weights_iterator=tensors())
+        self._rlcore_retie_embeddings()
+        return len(staged)
+
+    def _rlcore_retie_embeddings(self) -> None:
+        """A tied lm_head gets no weights of its own, so the layerwise reload restores its old tensors (and on CPU
+        its prepacked GEMM); point it at the new embedding and redo its post-load processing."""
+        model = self.model_runner.get_model()
+        config = getattr(model, "config", None)
+        if getattr(config, "tie_word_embeddings", False) and hasattr(model, "lm_head"):
+            model.lm_head.weight = model.model.embed_tokens.weight
+            model.lm_head.quant_method.process_weights_after_loading(model.lm_head)

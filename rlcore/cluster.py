@@ -97,7 +97,7 @@ class WorkerGroup:
             remote_class.options(
                 num_cpus=num_cpus,
                 num_gpus=num_gpus,
-                scheduling_strategy=PlacementGroupSchedulingStrategy(self.placement_group, bundle_index=rank),
+                scheduling_strategy=PlacementGroupSchedulingStrategy(self.placement_group, placement_group_bundle_index=rank),
                 runtime_env={"env_vars": env or {}},
                 max_concurrency=1,
             ).remote(rank=rank, world_size=num_workers, **(init_kwargs or {}))
