@@ -1,0 +1,71 @@
+"""DeepSpeed learner ranks on a real Ray cluster (gloo): ZeRO stages agree, accumulation does not change the step."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actors.learner import LearnerWorker
+from rlcore.batch import Batch
+from rlcore.cluster import WorkerGroup, actor_env
+from rlcore.config import LearnerSection, ModelSection
+from rlcore.modeling import load_tokenizer
+from rlcore.world.tasks import generate_problems
+
+pytestmark = pytest.mark.integration
+
+
+def training_batch(model_path: str, size: int = 16) -> Batch:
+    """Solutions of the synthetic task as responses, with fixed advantages of both signs."""
+    tokenizer = load_tokenizer(model_path)
+    problems = generate_problems("train", size // 2, ["en", "fr"], seed=3)[:size]
+    prompt_ids = [tokenizer.encode(p.prompt, add_special_tokens=False) for p in problems]
+    response_ids = [tokenizer.encode(p.solution, add_special_tokens=False) + [tokenizer.eos_token_id]
+                    for p in problems]
+    return Batch(tensors={"advantages": np.linspace(-1, 1, size).astype(np.float32)},
+                 columns={"prompt_ids": prompt_ids, "response_ids": response_ids})
+
+
+def start_learner(model_path: str, ranks: int, **learner) -> WorkerGroup:
+    cfg = LearnerSection(num_workers=ranks, lr=5e-3, num_cpus=0.5, **learner)
+    group = WorkerGroup("learner", LearnerWorker, ranks, num_cpus=0.5, env=actor_env(1, {"DS_ACCELERATOR": "cpu"}),
+                        init_kwargs=dict(model_path=model_path, learner=cfg.model_dump(),
+                                         model=ModelSection().model_dump(), seed=0, total_optimizer_steps=10))
+    address, port = group.wait(["free_port"], [group.actors[0].free_port.remote()])[0]
+    group.broadcast("init_engine", address, port)
+    return group
+
+
+def losses(group: WorkerGroup, batch: Batch, loss: str, steps: int = 3) -> list[float]:
+    out = []
+    for _ in range(steps):
+        results = group.call_each("train", [(shard, loss, {}, "token-mean", 1, 1, 1.0)
+                                            for shard in batch.split(len(group))])
+        out.append(float(np.mean([r["loss"] for r in results])))
+    return out
+
+
+def test_zero0_and_zero3_give_the_same_loss_trajectory(ray_cluster, tiny_model_path):
+    batch = training_batch(tiny_model_path)
+    trajectories = {}
+    for stage in (0, 3):
+        group = start_learner(tiny_model_path, ranks=2, zero_stage=stage, micro_batch_size=4)
+        try:
+            trajectories[stage] = losses(group, batch, "grpo") + losses(group, batch, "sft", steps=2)
+        finally:
+            group.shutdown()
+    assert trajectories[0][0] != pytest.approx(trajectories[0][-1])  # it trained
+    np.testing.assert_allclose(trajectories[3], trajectories[0], rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_accumulation_does_not_change_the_update(ray_cluster, tiny_model_path):
+    """TRL's trajectory invariance: 1 micro-batch of 8 equals 8 micro-batches of 1 (token-mean over the batch)."""
+    batch = training_batch(tiny_model_path, size=8)
+    after = {}
+    for micro in (8, 1):
+        group = start_learner(tiny_model_path, ranks=1, zero_stage=0, micro_batch_size=micro)
+        try:
+            losses(group, batch, "sft", steps=2)
+            after[micro] = group.call("logprobs", batch)["logprobs"]
+        finally:
+            group.shutdown()
+    np.testing.assert_allclose(after[1], after[8], atol=2e-5)

@@ -1,0 +1,53 @@
+"""Worker groups on a real Ray cluster: sharded calls keep order; a dead or hung actor is named in the error."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+import ray
+
+from rlcore.batch import Batch
+from rlcore.cluster import Worker, WorkerDied, WorkerError, WorkerGroup, WorkerTimeout
+
+pytestmark = pytest.mark.integration
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+class Echo(Worker):
+    def double(self, batch: Batch) -> Batch:
+        return Batch(tensors={"x": batch["x"] * 2}, columns={"rank": [self.rank] * len(batch)})
+
+    def crash(self) -> None:
+        os._exit(1)
+
+    def sleep(self, seconds: float) -> str:
+        time.sleep(seconds)
+        return "done"
+
+    def fail(self) -> None:
+        raise ValueError("bad input 42")
+
+
+@pytest.fixture
+def group(ray_cluster):
+    workers = WorkerGroup("echo", Echo, 3, num_cpus=0.1, call_timeout_s=30)
+    yield workers
+    workers.shutdown()
+
+
+def test_call_shards_in_order(group):
+    result = group.call("double", Batch(tensors={"x": np.arange(7)}))
+    assert result["x"].tolist() == [2 * i for i in range(7)]
+    assert result["rank"] == [0, 0, 0, 1, 1, 2, 2]
+
+
+def test_errors_name_the_actor_and_method(group):
+    with pytest.raises(WorkerError, match=r"echo\[0\]\.fail raised ValueError: bad input 42"):
+        group.broadcast("fail")
+    with pytest.raises(WorkerTimeout, match=r"echo\[0\]\.sleep did not finish within 1s"):
+        group.broadcast("sleep", 5, timeout=1)
+    with pytest.raises(WorkerDied, match=r"echo\[\d\]\.crash: the worker process died"):
+        group.broadcast("crash")
