@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml Makefile
 	# (unused on CPU): remove them, as ../shared/STACK.md says.
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton || true
 	$(PY) -c "import torch, vllm, deepspeed, ray, transformers; print('environment ready: torch', torch.__version__, 'vllm', vllm.__version__, 'deepspeed', deepspeed.__version__, 'ray', ray.__version__)"
+	# DeepSpeed JIT-compiles its shared-memory collective op on first use (~1-3 min); do it once here, cached in
+	# TORCH_EXTENSIONS_DIR, instead of inside the first training run.
+	DS_ACCELERATOR=cpu $(PY) -c "from deepspeed.accelerator import get_accelerator; b = get_accelerator().create_op_builder('ShareMemCommBuilder'); b and b.load()"
 	touch $@
 
 model: install

@@ -27,7 +27,7 @@ class RolloutWorker(Worker):
         from vllm import LLM
 
         self.cfg = RolloutSection(**rollout)
-        on_gpu = self.cfg.num_gpus > 0
+        self.on_gpu = on_gpu = self.cfg.num_gpus > 0
         self.llm = LLM(
             model=model_path,
             dtype=dtype,
@@ -55,8 +55,8 @@ class RolloutWorker(Worker):
     def generate(self, batch: Batch, n: int = 1, sampling: dict[str, Any] | None = None) -> Batch:
         """n samples per prompt: token ids, text, finish reason and sampled-token log-probabilities.
 
-        Prompts come from column `prompt_ids` (token ids, e.g. a prefix to continue) or `prompt` (text). A column
-        `seed` makes each prompt's samples reproducible. Output rows are the input rows repeated n times, in order.
+        Prompts come from column `prompt_ids` (token ids, e.g. a prefix to continue) or `prompt` (text). On GPUs a
+        column `seed` makes each prompt's samples reproducible on its own. Output rows are the input rows repeated n times, in order.
         """
         from vllm.inputs import TokensPrompt
 
@@ -65,8 +65,12 @@ class RolloutWorker(Worker):
         else:
             prompts = [TokensPrompt(prompt_token_ids=self.tokenizer.encode(text, add_special_tokens=False))
                        for text in batch["prompt"]]
-        seeds = batch["seed"] if "seed" in batch else [None] * len(batch)
-        params = [self.sampling_params(n, None if s is None else int(s), sampling) for s in seeds]
+        if "seed" in batch and self.on_gpu:
+            params = [self.sampling_params(n, int(seed), sampling) for seed in batch["seed"]]
+        else:
+            # vLLM on CPU cannot rewind a per-request generator when chunked prefill discards a sample
+            # ("CPU Generator does not use offset"); there the engine seed makes runs reproducible.
+            params = self.sampling_params(n, None, sampling)
         outputs = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
 
         prompt_ids, response_ids, texts, finish, logprobs = [], [], [], [], []

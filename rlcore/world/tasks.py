@@ -1,0 +1,504 @@
+"""Deterministic synthetic multilingual arithmetic word problems (the embedded default task).
+
+A *canonical* problem is language-independent (kind, numbers, template, entities, which numbers are written as
+words); rendering it in a language gives a localized question, a localized step-by-step solution and the same
+answer and id in every language. Solutions are phrased per language ("7 plus 5 font 12."), so that skill learned
+in one language does not transfer for free to the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "es", "it", "pt")
+KINDS: tuple[str, ...] = ("add", "sub", "add_sub", "mul")
+KIND_WEIGHTS: tuple[int, ...] = (3, 3, 3, 1)
+WORD_PROBABILITY = 0.4  # chance that a number in a question is written as a word
+EVAL_PERCENT = 10  # share of canonical problems (by stable hash) reserved for the eval split
+
+ANSWER_PHRASES: dict[str, str] = {
+    "en": "The answer is",
+    "fr": "La réponse est",
+    "de": "Die Antwort ist",
+    "es": "La respuesta es",
+    "it": "La risposta è",
+    "pt": "A resposta é",
+}
+
+# Step sentence per language and operator: "{l} plus {r} is {res}."
+STEP_FORMATS: dict[str, dict[str, str]] = {
+    "en": {"+": "{l} plus {r} is {res}.", "-": "{l} minus {r} is {res}.", "*": "{l} times {r} is {res}."},
+    "fr": {"+": "{l} plus {r} font {res}.", "-": "{l} moins {r} font {res}.", "*": "{l} fois {r} font {res}."},
+    "de": {"+": "{l} plus {r} ist {res}.", "-": "{l} weniger {r} ist {res}.", "*": "{l} mal {r} ist {res}."},
+    "es": {"+": "{l} más {r} son {res}.", "-": "{l} menos {r} son {res}.", "*": "{l} por {r} son {res}."},
+    "it": {"+": "{l} più {r} fa {res}.", "-": "{l} meno {r} fa {res}.", "*": "{l} per {r} fa {res}."},
+    "pt": {"+": "{l} mais {r} são {res}.", "-": "{l} menos {r} são {res}.", "*": "{l} vezes {r} são {res}."},
+}
+
+NUMBER_WORDS: dict[str, tuple[str, ...]] = {
+    "en": ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+           "sixteen seventeen eighteen nineteen twenty").split(),
+    "fr": ("zéro un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize "
+           "dix-sept dix-huit dix-neuf vingt").split(),
+    "de": ("null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf dreizehn vierzehn fünfzehn "
+           "sechzehn siebzehn achtzehn neunzehn zwanzig").split(),
+    "es": ("cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciséis "
+           "diecisiete dieciocho diecinueve veinte").split(),
+    "it": ("zero uno due tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici quindici "
+           "sedici diciassette diciotto diciannove venti").split(),
+    "pt": ("zero um dois três quatro cinco seis sete oito nove dez onze doze treze catorze quinze dezesseis "
+           "dezessete dezoito dezenove vinte").split(),
+}
+# Feminine forms where a number word agrees with its noun.
+FEMININE_NUMBER_WORDS: dict[str, dict[int, str]] = {
+    "fr": {1: "une"}, "es": {1: "una"}, "it": {1: "una"}, "pt": {1: "uma", 2: "duas"},
+}
+
+# Entities: the same index means the same person/object in every language. Gender: "m" or "f".
+NAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (("Anna", "f"), ("Tom", "m"), ("Lucy", "f"), ("Ben", "m"), ("Emma", "f"), ("Jack", "m")),
+    "fr": (("Marie", "f"), ("Paul", "m"), ("Claire", "f"), ("Louis", "m"), ("Julie", "f"), ("Thomas", "m")),
+    "de": (("Anna", "f"), ("Lukas", "m"), ("Lena", "f"), ("Felix", "m"), ("Mia", "f"), ("Jonas", "m")),
+    "es": (("Lucía", "f"), ("Pablo", "m"), ("Sofía", "f"), ("Diego", "m"), ("Carmen", "f"), ("Javier", "m")),
+    "it": (("Giulia", "f"), ("Marco", "m"), ("Chiara", "f"), ("Luca", "m"), ("Sara", "f"), ("Paolo", "m")),
+    "pt": (("Ana", "f"), ("João", "m"), ("Beatriz", "f"), ("Pedro", "m"), ("Inês", "f"), ("Tiago", "m")),
+}
+OBJECTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": tuple((w, "m") for w in "apples pencils books cookies marbles stamps flowers cards".split()),
+    "fr": (("pommes", "f"), ("crayons", "m"), ("livres", "m"), ("biscuits", "m"), ("billes", "f"),
+           ("timbres", "m"), ("fleurs", "f"), ("cartes", "f")),
+    "de": tuple((w, "m") for w in "Äpfel Stifte Bücher Kekse Murmeln Briefmarken Blumen Karten".split()),
+    "es": (("manzanas", "f"), ("lápices", "m"), ("libros", "m"), ("galletas", "f"), ("canicas", "f"),
+           ("sellos", "m"), ("flores", "f"), ("cartas", "f")),
+    "it": (("mele", "f"), ("matite", "f"), ("libri", "m"), ("biscotti", "m"), ("biglie", "f"),
+           ("francobolli", "m"), ("fiori", "m"), ("carte", "f")),
+    "pt": (("maçãs", "f"), ("lápis", "m"), ("livros", "m"), ("biscoitos", "m"), ("bolinhas", "f"),
+           ("selos", "m"), ("flores", "f"), ("cartas", "f")),
+}
+# Containers for the multiply kind: template i uses container i.
+CONTAINERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (("boxes", "m"), ("bags", "m"), ("baskets", "m")),
+    "fr": (("boîtes", "f"), ("sacs", "m"), ("paniers", "m")),
+    "de": (("Schachteln", "f"), ("Tüten", "f"), ("Körbe", "m")),
+    "es": (("cajas", "f"), ("bolsas", "f"), ("cestas", "f")),
+    "it": (("scatole", "f"), ("sacchetti", "m"), ("cestini", "m")),
+    "pt": (("caixas", "f"), ("sacos", "m"), ("cestos", "m")),
+}
+
+# Question templates per language and kind. Placeholders: {name} {obj} {obj_dat} (German dative plural) {box}
+# {a} {b} {c}; agreement markers
+# [p:masc/fem] follow the person's gender, [o:...] the object's, [c:...] the container's.
+TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "add": (
+            "{name} has {a} {obj}. [p:He/She] gets {b} more {obj}. How many {obj} does [p:he/she] have now?",
+            "There are {a} {obj} on the table. {name} puts {b} more {obj} on the table. "
+            "How many {obj} are on the table now?",
+            "{name} collected {a} {obj} on Monday and {b} {obj} on Tuesday. "
+            "How many {obj} did [p:he/she] collect in total?",
+        ),
+        "sub": (
+            "{name} has {a} {obj}. [p:He/She] gives {b} {obj} to a friend. How many {obj} does [p:he/she] have left?",
+            "There are {a} {obj} in a basket. {name} takes {b} {obj} out of the basket. "
+            "How many {obj} are left in the basket?",
+            "{name} had {a} {obj} but lost {b} of them. How many {obj} does {name} have now?",
+        ),
+        "add_sub": (
+            "{name} has {a} {obj}. [p:He/She] buys {b} more and then gives away {c}. "
+            "How many {obj} does [p:he/she] have now?",
+            "There are {a} {obj} in a box. {name} adds {b} {obj} and later removes {c} {obj}. "
+            "How many {obj} are in the box now?",
+            "{name} collected {a} {obj} on Monday and {b} {obj} on Tuesday. On Wednesday [p:he/she] lost {c} {obj}. "
+            "How many {obj} does {name} have now?",
+        ),
+        "mul": (
+            "{name} has {a} {box} with {b} {obj} in each. How many {obj} does [p:he/she] have in total?",
+            "There are {a} {box}, and each one holds {b} {obj}. How many {obj} are there altogether?",
+            "{name} fills {a} {box} with {b} {obj} each. How many {obj} does {name} use?",
+        ),
+    },
+    "fr": {
+        "add": (
+            "{name} a {a} {obj}. [p:Il/Elle] en reçoit encore {b}. Combien de {obj} [p:a-t-il/a-t-elle] maintenant ?",
+            "Il y a {a} {obj} sur la table. {name} pose {b} autres {obj} sur la table. "
+            "Combien de {obj} y a-t-il maintenant sur la table ?",
+            "{name} a ramassé {a} {obj} lundi et {b} {obj} mardi. "
+            "Combien de {obj} [p:a-t-il/a-t-elle] ramassé en tout ?",
+        ),
+        "sub": (
+            "{name} a {a} {obj}. [p:Il/Elle] en donne {b} à un ami. Combien de {obj} lui reste-t-il ?",
+            "Il y a {a} {obj} dans un panier. {name} en retire {b}. Combien de {obj} reste-t-il dans le panier ?",
+            "{name} avait {a} {obj}, mais [p:il/elle] en a perdu {b}. "
+            "Combien de {obj} [p:a-t-il/a-t-elle] maintenant ?",
+        ),
+        "add_sub": (
+            "{name} a {a} {obj}. [p:Il/Elle] en achète {b} de plus, puis en donne {c}. "
+            "Combien de {obj} [p:a-t-il/a-t-elle] maintenant ?",
+            "Il y a {a} {obj} dans une boîte. {name} en ajoute {b}, puis en retire {c}. "
+            "Combien de {obj} y a-t-il maintenant dans la boîte ?",
+            "{name} a ramassé {a} {obj} lundi et {b} {obj} mardi. Mercredi, [p:il/elle] en a perdu {c}. "
+            "Combien de {obj} [p:a-t-il/a-t-elle] maintenant ?",
+        ),
+        "mul": (
+            "{name} a {a} {box} avec {b} {obj} dans chac[c:un/une]. Combien de {obj} [p:a-t-il/a-t-elle] en tout ?",
+            "Il y a {a} {box}, et chac[c:un/une] contient {b} {obj}. Combien de {obj} y a-t-il en tout ?",
+            "{name} remplit {a} {box} avec {b} {obj} chac[c:un/une]. "
+            "Combien de {obj} [p:utilise-t-il/utilise-t-elle] ?",
+        ),
+    },
+    "de": {
+        "add": (
+            "{name} hat {a} {obj}. [p:Er/Sie] bekommt noch {b} {obj} dazu. Wie viele {obj} hat [p:er/sie] jetzt?",
+            "Auf dem Tisch liegen {a} {obj}. {name} legt noch {b} {obj} dazu. "
+            "Wie viele {obj} liegen jetzt auf dem Tisch?",
+            "{name} sammelt am Montag {a} {obj} und am Dienstag {b} {obj}. "
+            "Wie viele {obj} hat [p:er/sie] insgesamt gesammelt?",
+        ),
+        "sub": (
+            "{name} hat {a} {obj}. [p:Er/Sie] schenkt einem Freund {b} {obj}. Wie viele {obj} hat [p:er/sie] noch?",
+            "In einem Korb liegen {a} {obj}. {name} nimmt {b} {obj} heraus. Wie viele {obj} liegen noch im Korb?",
+            "{name} hatte {a} {obj}, hat aber {b} davon verloren. Wie viele {obj} hat [p:er/sie] jetzt?",
+        ),
+        "add_sub": (
+            "{name} hat {a} {obj}. [p:Er/Sie] kauft {b} {obj} dazu und verschenkt dann {c}. "
+            "Wie viele {obj} hat [p:er/sie] jetzt?",
+            "In einer Kiste liegen {a} {obj}. {name} legt {b} {obj} hinein und nimmt später {c} {obj} heraus. "
+            "Wie viele {obj} liegen jetzt in der Kiste?",
+            "{name} sammelt am Montag {a} {obj} und am Dienstag {b} {obj}. Am Mittwoch verliert [p:er/sie] {c} {obj}. "
+            "Wie viele {obj} hat [p:er/sie] jetzt?",
+        ),
+        "mul": (
+            "{name} hat {a} {box} mit je {b} {obj_dat}. Wie viele {obj} hat [p:er/sie] insgesamt?",
+            "Es gibt {a} {box}, in [c:jedem/jeder] liegen {b} {obj}. Wie viele {obj} sind das zusammen?",
+            "{name} füllt {a} {box} mit jeweils {b} {obj_dat}. Wie viele {obj} braucht [p:er/sie]?",
+        ),
+    },
+    "es": {
+        "add": (
+            "{name} tiene {a} {obj}. Le dan {b} {obj} más. ¿[o:Cuántos/Cuántas] {obj} tiene ahora?",
+            "Hay {a} {obj} en la mesa. {name} pone {b} {obj} más en la mesa. "
+            "¿[o:Cuántos/Cuántas] {obj} hay ahora en la mesa?",
+            "{name} recogió {a} {obj} el lunes y {b} {obj} el martes. "
+            "¿[o:Cuántos/Cuántas] {obj} recogió en total?",
+        ),
+        "sub": (
+            "{name} tiene {a} {obj}. Le regala {b} {obj} a un amigo. ¿[o:Cuántos/Cuántas] {obj} le quedan?",
+            "Hay {a} {obj} en una cesta. {name} saca {b} {obj} de la cesta. "
+            "¿[o:Cuántos/Cuántas] {obj} quedan en la cesta?",
+            "{name} tenía {a} {obj}, pero perdió {b}. ¿[o:Cuántos/Cuántas] {obj} tiene ahora?",
+        ),
+        "add_sub": (
+            "{name} tiene {a} {obj}. Compra {b} más y luego regala {c}. ¿[o:Cuántos/Cuántas] {obj} tiene ahora?",
+            "Hay {a} {obj} en una caja. {name} añade {b} {obj} y después saca {c}. "
+            "¿[o:Cuántos/Cuántas] {obj} hay ahora en la caja?",
+            "{name} recogió {a} {obj} el lunes y {b} el martes. El miércoles perdió {c}. "
+            "¿[o:Cuántos/Cuántas] {obj} tiene ahora?",
+        ),
+        "mul": (
+            "{name} tiene {a} {box} con {b} {obj} en cada [c:uno/una]. ¿[o:Cuántos/Cuántas] {obj} tiene en total?",
+            "Hay {a} {box} y en cada [c:uno/una] hay {b} {obj}. ¿[o:Cuántos/Cuántas] {obj} hay en total?",
+            "{name} llena {a} {box} con {b} {obj} cada [c:uno/una]. ¿[o:Cuántos/Cuántas] {obj} usa?",
+        ),
+    },
+    "it": {
+        "add": (
+            "{name} ha {a} {obj}. Ne riceve altr[o:i/e] {b}. [o:Quanti/Quante] {obj} ha adesso?",
+            "Sul tavolo ci sono {a} {obj}. {name} ne mette altr[o:i/e] {b} sul tavolo. "
+            "[o:Quanti/Quante] {obj} ci sono adesso sul tavolo?",
+            "{name} ha raccolto {a} {obj} lunedì e {b} {obj} martedì. [o:Quanti/Quante] {obj} ha raccolto in tutto?",
+        ),
+        "sub": (
+            "{name} ha {a} {obj}. Ne regala {b} a un amico. [o:Quanti/Quante] {obj} [p:gli/le] restano?",
+            "In un cestino ci sono {a} {obj}. {name} ne toglie {b}. [o:Quanti/Quante] {obj} restano nel cestino?",
+            "{name} aveva {a} {obj}, ma ne ha pers[o:i/e] {b}. [o:Quanti/Quante] {obj} ha adesso?",
+        ),
+        "add_sub": (
+            "{name} ha {a} {obj}. Ne compra altr[o:i/e] {b} e poi ne regala {c}. [o:Quanti/Quante] {obj} ha adesso?",
+            "In una scatola ci sono {a} {obj}. {name} ne aggiunge {b} e poi ne toglie {c}. "
+            "[o:Quanti/Quante] {obj} ci sono adesso nella scatola?",
+            "{name} ha raccolto {a} {obj} lunedì e {b} martedì. Mercoledì ne ha pers[o:i/e] {c}. "
+            "[o:Quanti/Quante] {obj} ha adesso?",
+        ),
+        "mul": (
+            "{name} ha {a} {box} con {b} {obj} in ciascun[c:o/a]. [o:Quanti/Quante] {obj} ha in tutto?",
+            "Ci sono {a} {box} e ognun[c:o/a] contiene {b} {obj}. [o:Quanti/Quante] {obj} ci sono in tutto?",
+            "{name} riempie {a} {box} con {b} {obj} ciascun[c:o/a]. [o:Quanti/Quante] {obj} usa?",
+        ),
+    },
+    "pt": {
+        "add": (
+            "{name} tem {a} {obj}. [p:Ele/Ela] ganha mais {b} {obj}. [o:Quantos/Quantas] {obj} [p:ele/ela] tem agora?",
+            "Há {a} {obj} na mesa. {name} coloca mais {b} {obj} na mesa. [o:Quantos/Quantas] {obj} há agora na mesa?",
+            "{name} juntou {a} {obj} na segunda-feira e {b} {obj} na terça-feira. "
+            "[o:Quantos/Quantas] {obj} [p:ele/ela] juntou no total?",
+        ),
+        "sub": (
+            "{name} tem {a} {obj}. [p:Ele/Ela] dá {b} {obj} a um amigo. "
+            "Com [o:quantos/quantas] {obj} [p:ele/ela] fica?",
+            "Há {a} {obj} numa cesta. {name} tira {b} {obj} da cesta. [o:Quantos/Quantas] {obj} restam na cesta?",
+            "{name} tinha {a} {obj}, mas perdeu {b}. [o:Quantos/Quantas] {obj} [p:ele/ela] tem agora?",
+        ),
+        "add_sub": (
+            "{name} tem {a} {obj}. [p:Ele/Ela] compra mais {b} e depois dá {c}. "
+            "[o:Quantos/Quantas] {obj} [p:ele/ela] tem agora?",
+            "Há {a} {obj} numa caixa. {name} coloca mais {b} {obj} e depois tira {c}. "
+            "[o:Quantos/Quantas] {obj} há agora na caixa?",
+            "{name} juntou {a} {obj} na segunda-feira e {b} na terça-feira. Na quarta-feira, [p:ele/ela] perdeu {c}. "
+            "[o:Quantos/Quantas] {obj} [p:ele/ela] tem agora?",
+        ),
+        "mul": (
+            "{name} tem {a} {box} com {b} {obj} em cada [c:um/uma]. "
+            "[o:Quantos/Quantas] {obj} [p:ele/ela] tem no total?",
+            "Há {a} {box} e cada [c:um/uma] tem {b} {obj}. [o:Quantos/Quantas] {obj} há no total?",
+            "{name} enche {a} {box} com {b} {obj} cada [c:um/uma]. [o:Quantos/Quantas] {obj} [p:ele/ela] usa?",
+        ),
+    },
+}
+NUM_TEMPLATES = 3
+_AGREE = re.compile(r"\[([poc]):([^/\]]*)/([^\]]*)\]")
+_OPS = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One solution step `left op right = result`; `correct` is False when result differs from the reference."""
+
+    text: str
+    left: int
+    op: str
+    right: int
+    result: int
+    correct: bool
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """A language-independent problem: what is asked and how it is dressed, not the words."""
+
+    kind: str
+    numbers: tuple[int, ...]
+    template: int
+    name: int
+    obj: int
+    as_words: tuple[bool, ...]  # per number: written as a word (True) or digits in the question
+
+    def key(self) -> str:
+        return f"{self.kind}|{self.numbers}|{self.template}|{self.name}|{self.obj}|{self.as_words}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A canonical problem rendered in one language."""
+
+    id: str
+    language: str
+    question: str
+    prompt: str
+    steps: tuple[Step, ...]
+    answer: int
+    kind: str = ""
+    numbers: tuple[int, ...] = ()
+
+    @property
+    def solution(self) -> str:
+        """Completion text: step lines and the final answer line, newline-separated, no EOS."""
+        return render_solution(self.steps, self.language)
+
+
+def prompt_for(question: str, language: str) -> str:
+    """The prompt format used everywhere (SFT, rollout, eval): the question, then a newline."""
+    del language  # same format in every language; kept in the signature for future localized prompts
+    return f"{question}\n"
+
+
+def number_word(n: int, language: str, gender: str = "m") -> str:
+    """The word for n (0..20) in language, agreeing with gender where the language needs it."""
+    if gender == "f" and n in FEMININE_NUMBER_WORDS.get(language, {}):
+        return FEMININE_NUMBER_WORDS[language][n]
+    return NUMBER_WORDS[language][n]
+
+
+def step_text(left: int, op: str, right: int, result: int, language: str) -> str:
+    """The localized sentence for one step, e.g. '7 plus 5 font 12.'."""
+    return STEP_FORMATS[language][op].format(l=left, r=right, res=result)
+
+
+def final_line(answer: int | str, language: str) -> str:
+    """The localized final answer line, e.g. 'Die Antwort ist 12.'."""
+    return f"{ANSWER_PHRASES[language]} {answer}."
+
+
+def render_solution(steps: Iterable[Step], language: str) -> str:
+    """Step lines plus the final line; the final answer is the last step's (claimed) result."""
+    steps = list(steps)
+    return "\n".join([s.text for s in steps] + [final_line(steps[-1].result, language)])
+
+
+def reference_steps(kind: str, numbers: tuple[int, ...], language: str) -> tuple[Step, ...]:
+    """The correct solution steps of a problem, localized."""
+    ops = {"add": ("+",), "sub": ("-",), "add_sub": ("+", "-"), "mul": ("*",)}[kind]
+    steps, acc = [], numbers[0]
+    for op, right in zip(ops, numbers[1:]):
+        result = _OPS[op](acc, right)
+        steps.append(Step(step_text(acc, op, right, result, language), acc, op, right, result, True))
+        acc = result
+    return tuple(steps)
+
+
+def sample_canonical(rng: random.Random) -> Canonical:
+    """Draw one canonical problem: numbers 2..20 with non-negative small results."""
+    kind = rng.choices(KINDS, weights=KIND_WEIGHTS)[0]
+    if kind == "add":
+        numbers = (rng.randint(2, 20), rng.randint(2, 20))
+    elif kind == "sub":
+        a = rng.randint(3, 20)
+        numbers = (a, rng.randint(2, a - 1))
+    elif kind == "add_sub":
+        a, b = rng.randint(2, 20), rng.randint(2, 20)
+        numbers = (a, b, rng.randint(2, min(20, a + b)))
+    else:
+        numbers = (rng.randint(2, 5), rng.randint(2, 10))
+    template, name = rng.randrange(NUM_TEMPLATES), rng.randrange(len(NAMES["en"]))
+    if not _mentions_person(kind, template):
+        name = 0  # the name would not show: keep one canonical form so that texts and keys stay in 1:1
+    return Canonical(
+        kind=kind,
+        numbers=numbers,
+        template=template,
+        name=name,
+        obj=rng.randrange(len(OBJECTS["en"])),
+        as_words=tuple(rng.random() < WORD_PROBABILITY for _ in numbers),
+    )
+
+
+def _mentions_person(kind: str, template: int) -> bool:
+    """Whether a template shows the person (name or pronoun) in any language."""
+    return any("{name}" in t[kind][template] or "[p:" in t[kind][template] for t in TEMPLATES.values())
+
+
+def split_of(canon: Canonical) -> str:
+    """'eval' or 'train', from a stable hash of the canonical problem (independent of seed and order)."""
+    digest = hashlib.sha256(canon.key().encode()).digest()
+    return "eval" if int.from_bytes(digest[:8], "big") % 100 < EVAL_PERCENT else "train"
+
+
+def render(canon: Canonical, language: str, problem_id: str) -> Problem:
+    """Render a canonical problem in one language."""
+    name, name_gender = NAMES[language][canon.name]
+    obj, obj_gender = OBJECTS[language][canon.obj]
+    box, box_gender = CONTAINERS[language][canon.template] if canon.kind == "mul" else ("", "m")
+    genders = {"p": name_gender, "o": obj_gender, "c": box_gender}
+    count_genders = [box_gender if canon.kind == "mul" and i == 0 else obj_gender for i in range(len(canon.numbers))]
+    shown = [
+        number_word(n, language, g) if word else str(n)
+        for n, word, g in zip(canon.numbers, canon.as_words, count_genders)
+    ]
+    template = TEMPLATES[language][canon.kind][canon.template]
+    template = _AGREE.sub(lambda m: m.group(2) if genders[m.group(1)] == "m" else m.group(3), template)
+    slots = dict(zip("abc", shown))
+    obj_dat = obj + "n" if language == "de" and not obj.endswith(("n", "s")) else obj
+    question = template.format(name=name, obj=obj, obj_dat=obj_dat, box=box, **slots)
+    steps = reference_steps(canon.kind, canon.numbers, language)
+    return Problem(
+        id=problem_id,
+        language=language,
+        question=question,
+        prompt=prompt_for(question, language),
+        steps=steps,
+        answer=steps[-1].result,
+        kind=canon.kind,
+        numbers=canon.numbers,
+    )
+
+
+def generate_canonical(split: str, num: int, seed: int = 0) -> list[Canonical]:
+    """`num` distinct canonical problems of a split, deterministic in (split, seed)."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    rng = random.Random(f"rlcore-world:{split}:{seed}")
+    out: list[Canonical] = []
+    seen: set[str] = set()
+    for _ in range(200 * num + 10_000):
+        if len(out) == num:
+            break
+        canon = sample_canonical(rng)
+        if split_of(canon) == split and canon.key() not in seen:
+            seen.add(canon.key())
+            out.append(canon)
+    if len(out) < num:
+        raise ValueError(f"could not draw {num} distinct {split} problems")
+    return out
+
+
+def generate_problems(
+    split: str, num: int, languages: Iterable[str] = LANGUAGES, seed: int = 0
+) -> list[Problem]:
+    """`num` problems per language, ordered by id then language; ids like 'train-000123' are shared by languages."""
+    languages = tuple(languages)
+    unknown = set(languages) - set(LANGUAGES)
+    if unknown:
+        raise ValueError(f"unknown languages: {sorted(unknown)}")
+    return [
+        render(canon, lang, f"{split}-{i:06d}")
+        for i, canon in enumerate(generate_canonical(split, num, seed))
+        for lang in languages
+    ]
+
+
+def corrupt_solution(problem: Problem, rng: random.Random) -> tuple[tuple[Step, ...], int]:
+    """A flawed solution: an arithmetic slip in one step, carried into later steps and the final answer.
+
+    Returns (steps, first_error_index). Steps from the slip on have `correct=False`; later steps compute
+    correctly from the wrong value, as a real solver would. Render with `render_solution(steps, language)`.
+    """
+    ref = problem.steps
+    first = rng.randrange(len(ref))
+    candidates = [_propagate(ref, first, d, problem.language) for d in (-3, -2, -1, 1, 2, 3, 10, -10)]
+    candidates = [c for c in candidates if all(s.result >= 0 for s in c)]  # keep every value non-negative
+    return tuple(ref[:first]) + rng.choice(candidates), first
+
+
+def _propagate(ref: tuple[Step, ...], first: int, delta: int, language: str) -> tuple[Step, ...]:
+    """Steps first.. with `delta` added to step `first`'s result and the error carried forward."""
+    steps, acc = [], ref[first].left
+    for i in range(first, len(ref)):
+        s = ref[i]
+        result = _OPS[s.op](acc, s.right) + (delta if i == first else 0)
+        steps.append(Step(step_text(acc, s.op, s.right, result, language), acc, s.op, s.right, result, False))
+        acc = result
+    return tuple(steps)
+
+
+def to_records(problems: Iterable[Problem]) -> list[dict]:
+    """JSON-able rows: id, language, kind, prompt, question, answer (str), solution, steps."""
+    return [
+        {
+            "id": p.id,
+            "language": p.language,
+            "kind": p.kind,
+            "prompt": p.prompt,
+            "question": p.question,
+            "answer": str(p.answer),
+            "solution": p.solution,
+            "steps": [asdict(s) for s in p.steps],
+        }
+        for p in problems
+    ]
+
+
+_NUMBER = r"(-?\d+)"
+
+
+def extract_answer(text: str, language: str | None = None) -> str | None:
+    """The number after the last answer phrase ('The answer is 12.' -> '12'), or None.
+
+    With `language`, only that language's phrase counts; without, any language's phrase does.
+    """
+    phrases = [ANSWER_PHRASES[language]] if language else list(ANSWER_PHRASES.values())
+    pattern = "|".join(re.escape(p) for p in phrases)
+    matches = re.findall(rf"(?:{pattern})\s*:?\s*{_NUMBER}", text, flags=re.IGNORECASE)
+    return str(int(matches[-1])) if matches else None
