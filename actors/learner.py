@@ -20,6 +20,8 @@ from rlcore.modeling import collate_sequences, load_causal_lm, response_logprobs
 from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
 from rlcore.weight_sync import WeightBucketer
 
+TRAINING_STATE_DIR = "training_state"
+
 
 def deepspeed_config(cfg: LearnerSection, on_gpu: bool) -> dict[str, Any]:
     zero: dict[str, Any] = {"stage": cfg.zero_stage}
@@ -157,6 +159,10 @@ class LearnerWorker(Worker):
                         weights[name] += tokens
                     totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
                     weights["neg_logprob"] += tokens
+                    if "rollout_logprobs" in tensors:  # the engine and the learner should agree on π
+                        totals["rollout_logprob_gap"] += ((logp.detach() - tensors["rollout_logprobs"]).abs()
+                                                          * mask).sum().item()
+                        weights["rollout_logprob_gap"] += tokens
                 unclipped = self._grad_norm_before_step()
                 self.engine.step()
                 steps += 1
@@ -194,15 +200,16 @@ class LearnerWorker(Worker):
             self.engine.module.save_pretrained(path, state_dict=state_dict, safe_serialization=True)
             AutoTokenizer.from_pretrained(tokenizer_path).save_pretrained(path)
         if save_optimizer:
-            path.mkdir(parents=True, exist_ok=True)
-            save_state(path / f"learner_rank{self.rank}",
+            # Beside, not inside, the model files: vLLM and transformers load every *.safetensors of the folder.
+            (path / TRAINING_STATE_DIR).mkdir(parents=True, exist_ok=True)
+            save_state(path / TRAINING_STATE_DIR / f"learner_rank{self.rank}",
                        {"optimizer": self.engine.optimizer.state_dict(),
                         "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
                         "world_size": self.world_size, "zero_stage": self.cfg.zero_stage})
 
     def load_training_state(self, directory: str) -> bool:
         """Restore optimizer, scheduler and RNG written by save_checkpoint; False if the checkpoint has none."""
-        path = Path(directory) / f"learner_rank{self.rank}"
+        path = Path(directory) / TRAINING_STATE_DIR / f"learner_rank{self.rank}"
         if not path.with_suffix(".json").exists():
             return False
         state = load_state(path)

@@ -8,6 +8,7 @@ Buckets are staged and then loaded by one `reload_weights` pass: vLLM reloads la
 """
 from __future__ import annotations
 
+import logging
 from typing import Iterator
 
 import torch
@@ -28,6 +29,9 @@ class WeightReceiver:
             for payload in staged:  # deserialized one bucket at a time
                 yield from load(payload).items()
 
+        # Its "RotaryEmbedding/ParallelLMHead: Failed to load weights" warnings are expected: rotary has no
+        # weights, and the tied head is re-tied below.
+        logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(logging.ERROR)
         self.reload_weights(weights_iterator=tensors())
         self._rlcore_retie_embeddings()
         return len(staged)

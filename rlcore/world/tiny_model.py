@@ -25,7 +25,7 @@ from rlcore.world.tasks import LANGUAGES, NUMBER_WORDS, Problem, extract_answer,
 
 __all__ = ["SPEC", "VERSION", "default_cache_dir", "ensure_tiny_model", "evaluate", "extract_answer", "main"]
 
-VERSION = "v1"  # bump when anything below (or the task text) changes: the cached model is rebuilt
+VERSION = "v2"  # bump when anything below (or the task text) changes: the cached model is rebuilt
 MODEL_NAME = f"tiny-arith-{VERSION}"
 SPEC: dict = {
     "vocab_size": 1200,
@@ -35,7 +35,11 @@ SPEC: dict = {
     "num_hidden_layers": 4,
     "intermediate_size": 512,
     "max_position_embeddings": 256,
-    "sft_steps": 400,
+    # A snapshot mid-way through a longer cosine schedule, still at a high learning rate: a model stopped there is
+    # mediocre (English ~42%) yet keeps improving under RL (GRPO +12 points in 300 steps, measured), whereas one
+    # whose schedule fully decayed at the same accuracy (400 of 400 steps) got worse under the same GRPO.
+    "sft_steps": 470,
+    "sft_schedule_steps": 1000,
     "batch_size": 64,
     "peak_lr": 2e-3,
     "warmup_steps": 100,
@@ -152,7 +156,8 @@ def _sft_examples(tokenizer) -> list[tuple[list[int], int]]:
 
 def _lr_at(step: int) -> float:
     """Linear warm-up, then cosine decay to min_lr_ratio * peak."""
-    peak, warm, total = SPEC["peak_lr"], SPEC["warmup_steps"], SPEC["sft_steps"]
+    peak, warm = SPEC["peak_lr"], SPEC["warmup_steps"]
+    total = SPEC.get("sft_schedule_steps", SPEC["sft_steps"])
     if step < warm:
         return peak * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
