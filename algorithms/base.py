@@ -131,11 +131,12 @@ class Algorithm:
                                  {"reward": ["reward/mean"], "accuracy": ["eval/accuracy/"],
                                   "response_length": ["response_length/mean"], "loss": ["train/loss"]})
         languages = sorted(k.rsplit("/", 1)[-1] for k in last_eval if k.startswith("eval/accuracy/"))
+        languages = [lang for lang in languages if lang != "mean"] + ["mean"] * ("mean" in languages)
         rows = [[lang, _pct(first_eval.get(f"eval/accuracy/{lang}")), _pct(last_eval.get(f"eval/accuracy/{lang}")),
                  _delta(first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}"))]
                 for lang in languages]
         if rows:
-            summary_table(f"{self.config.run.name}: held-out accuracy ({self.cfg.steps} steps, {seconds:.0f}s)",
+            summary_table(f"{self.config.run.name}: held-out accuracy, {self.cfg.steps} steps in {seconds:.0f}s",
                           ["language", "initial", "final", "change"], rows)
         summary = {"initial": first_eval, "final": last_eval, "seconds": seconds,
                    "plots": [str(p) for p in plots], "run_dir": str(self.run_dir)}
