@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -28,7 +29,7 @@ class AlgorithmConfig(NamedSection):
     steps: int = Field(100, ge=1, description="Training steps (one policy update and sync each).")
 
 
-class Algorithm:
+class Algorithm(ABC):
     Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
     phases: ClassVar[tuple[str, ...]] = ("generate", "reward", "reference", "train", "sync")
 
@@ -48,8 +49,9 @@ class Algorithm:
         """Total optimizer steps of the run (for learning-rate schedules)."""
         return self.cfg.steps
 
+    @abstractmethod
     def step(self, step: int) -> dict[str, float]:
-        raise NotImplementedError  # abstractmethod: every registered algorithm implements its step
+        """One training step; returns its metrics."""
 
     def phase(self, name: str):
         """Context manager timing one phase of the step (shown in the progress display and metrics)."""

@@ -1,6 +1,7 @@
 """The Reward base class and registry: a reward maps samples to scores, one per sample."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -17,7 +18,7 @@ class RewardConfig(NamedSection):
     num_gpus: float = Field(0.0, ge=0, description="Model rewards on GPUs ask for a share here.")
 
 
-class Reward:
+class Reward(ABC):
     """Subclass, set `Config`, implement `score`, and register with `@REWARDS.register("name")`.
 
     `score` receives plain sample dicts (the Batch's columns: prompt, response_text, answer, language, ...) and
@@ -30,8 +31,9 @@ class Reward:
     def __init__(self, config: RewardConfig):
         self.config = config
 
+    @abstractmethod
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
-        raise NotImplementedError  # abstractmethod: every registered reward overrides it
+        """One score per sample, in order."""
 
 
 REWARDS: Registry[type[Reward]] = Registry("reward")
