@@ -203,7 +203,7 @@ class LearnerWorker(Worker):
             # Beside, not inside, the model files: vLLM and transformers load every *.safetensors of the folder.
             (path / TRAINING_STATE_DIR).mkdir(parents=True, exist_ok=True)
             save_state(path / TRAINING_STATE_DIR / f"learner_rank{self.rank}",
-                       {"optimizer": self.engine.optimizer.state_dict(),
+                       {"optimizer": self._optimizer_state(),
                         "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
                         "world_size": self.world_size, "zero_stage": self.cfg.zero_stage})
 
@@ -216,10 +216,34 @@ class LearnerWorker(Worker):
         if state["world_size"] != self.world_size or state["zero_stage"] != self.cfg.zero_stage:
             raise ValueError(f"{directory} was saved with {state['world_size']} learner ranks and ZeRO-"
                              f"{state['zero_stage']}; this run has {self.world_size} and ZeRO-{self.cfg.zero_stage}")
-        self.engine.optimizer.load_state_dict(state["optimizer"])
+        self._load_optimizer_state(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         return True
+
+
+    def _optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's state dict, minus what only objects can hold: ZeRO optimizers add their loss-scaler
+        object (restored from the live engine on load), a stage enum (stored as its value) and, in ZeRO-1/2,
+        parameter-slice mappings that only universal-checkpoint tools read."""
+        state = self.engine.optimizer.state_dict()
+        if self.cfg.zero_stage == 0:
+            return state
+        from deepspeed.checkpoint.constants import LOSS_SCALER, PARAM_SLICE_MAPPINGS, ZERO_STAGE
+        state = {key: value for key, value in state.items() if key not in (LOSS_SCALER, PARAM_SLICE_MAPPINGS)}
+        state[ZERO_STAGE] = int(state[ZERO_STAGE])
+        return state
+
+    def _load_optimizer_state(self, state: dict[str, Any]) -> None:
+        if self.cfg.zero_stage == 0:
+            self.engine.optimizer.load_state_dict(state)
+            return
+        from deepspeed.checkpoint.constants import LOSS_SCALER, ZERO_STAGE
+        from deepspeed.runtime.zero.config import ZeroStageEnum
+        state = {**state, ZERO_STAGE: ZeroStageEnum(state[ZERO_STAGE]),
+                 LOSS_SCALER: self.engine.optimizer.loss_scaler}
+        # ZeRO optimizers take one state dict per rank and read their own: ours, at every index.
+        self.engine.optimizer.load_state_dict([state] * self.world_size, load_from_fp32_weights=True)
 
 
 def _width(batch: Batch) -> int:

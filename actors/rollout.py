@@ -100,8 +100,9 @@ class RolloutWorker(Worker):
         self.policy_version = version
         return total
 
-    def version(self) -> int:
-        return self.policy_version
+    def set_policy_version(self, version: int) -> None:
+        """After a resume: the engine was started from the checkpoint of this policy version."""
+        self.policy_version = version
 
 
 def _sampled_logprob(step_logprobs: dict, token: int) -> float:

@@ -94,7 +94,7 @@ class Algorithm(ABC):
             state = CheckpointManager.trainer_state(resume_from)
             start_step = state["step"]
             self.sampler.load_state(state["sampler"])
-            self.runtime.policy_version = state["policy_version"]
+            self.runtime.set_policy_version(state["policy_version"])
             restored = self.runtime.load_training_state(resume_from)
             log.info("resumed from %s at step %d (optimizer state %s)", resume_from, start_step,
                      "restored" if restored else "not saved, starting fresh")

@@ -101,6 +101,10 @@ class Runtime:
                              self.config.model.dtype, self.policy_version)
         return stats.metrics()
 
+    def set_policy_version(self, version: int) -> None:
+        self.policy_version = version
+        self.rollout.broadcast("set_policy_version", version)
+
     def save_checkpoint(self, path: Path) -> None:
         self.learner.broadcast("save_checkpoint", str(path), self.base_model_path,
                                self.config.checkpoint.save_optimizer)

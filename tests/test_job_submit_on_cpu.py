@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,11 @@ def test_ray_job_submit_writes_the_run_directory(tiny_model_path, tmp_path):
                   f"model.path={tiny_model_path}", f"run.output_dir={tmp_path}", "run.name=job",
                   "algorithm.steps=2", "algorithm.prompts_per_step=4", "algorithm.group_size=4",
                   "data.eval_questions_per_language=4", "eval.every_steps=2", "checkpoint.every_steps=0"]
-        result = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        for _ in range(12):  # right after `ray start` the job agent may not be up yet ("No available agent")
+            result = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+            if "No available agent" not in result.stdout + result.stderr:
+                break
+            time.sleep(5)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "succeeded" in result.stdout
     finally:
