@@ -36,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         return 0
     from algorithms import build_algorithm
-    summary = build_algorithm(config).run()
+    from rlcore.cluster import WorkerError
+    from rlcore.data import DataError
+    try:
+        summary = build_algorithm(config).run()
+    except (DataError, FileNotFoundError, WorkerError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"run directory: {summary['run_dir']}")
     return 0
 

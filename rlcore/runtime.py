@@ -27,8 +27,8 @@ class Runtime:
                  policy_path: str | None = None):
         """Start every worker group. `policy_path` (a checkpoint) replaces the base model for rollout/learner."""
         self.config = config
+        self.base_model_path = resolve_model_path(config.model.path)  # fail before starting anything
         init_ray(config.cluster)
-        self.base_model_path = resolve_model_path(config.model.path)
         self.policy_path = policy_path or self.base_model_path
         self.policy_version = 0
         self.groups: list[WorkerGroup] = []

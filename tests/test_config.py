@@ -55,3 +55,14 @@ def test_resolved_config_round_trips(tmp_path):
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_is_valid(path):
     assert isinstance(load_config(path), RunConfig)
+
+
+def test_cli_reports_bad_input_in_words(tmp_path):
+    import subprocess
+    import sys
+    base = [sys.executable, "-m", "rlcore.cli", "train", str(CONFIGS / "demo_grpo.yaml"), f"run.output_dir={tmp_path}"]
+    typo = subprocess.run(base + ["learner.lrr=1"], capture_output=True, text=True, timeout=120)
+    assert typo.returncode == 2 and "learner.lrr: unknown key (did you mean 'lr'?)" in typo.stderr
+    missing = subprocess.run(base + [f"model.path={tmp_path}/nope"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "model directory not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
