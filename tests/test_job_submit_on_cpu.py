@@ -44,6 +44,11 @@ def test_ray_job_submit_writes_the_run_directory(tiny_model_path, tmp_path):
     start = [str(bin_dir / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs_port),
              "--num-cpus", "8", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard_port),
              "--disable-usage-stats", "--temp-dir", temp_dir]
+    # The session's own cluster may hold the agents' default ports: give this one free ports of its own.
+    for flag in ("--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--metrics-export-port",
+                 "--runtime-env-agent-port", "--ray-client-server-port", "--node-manager-port",
+                 "--object-manager-port"):
+        start += [flag, str(free_port())]
     subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
     try:
         submit = [str(bin_dir / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{dashboard_port}", "--",
