@@ -107,9 +107,6 @@ class LearnerWorker(Worker):
                                                     for p in model.parameters())}
 
     # ---- forward passes ---------------------------------------------------------------------------------------
-    def _micro_batches(self, batch: Batch, size: int) -> list[Batch]:
-        return batch.chunks(size) if len(batch) else []
-
     def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:
         """Current-policy response log-probabilities, as tensor `logprobs` [B, R]."""
         self.engine.eval()
@@ -117,7 +114,7 @@ class LearnerWorker(Worker):
         out = np.zeros((len(batch), width), dtype=np.float32)
         start = 0
         with torch.no_grad():
-            for micro in self._micro_batches(batch, self.cfg.micro_batch_size):
+            for micro in batch.chunks(self.cfg.micro_batch_size):
                 inputs = collate_sequences(micro, self.device)
                 values = response_logprobs(self.engine, inputs, width, temperature)
                 out[start:start + len(micro)] = values.float().cpu().numpy()
@@ -136,17 +133,16 @@ class LearnerWorker(Worker):
         grad_norms, steps = [], 0
         for _ in range(epochs):
             for mini in batch.split(mini_batches):
-                micros = self._micro_batches(mini, self.cfg.micro_batch_size)
-                masks = [response_mask_of(collate_sequences(m), _width(m)) for m in micros]
-                local = sum((normalizer(mask, aggregation) for mask in masks), torch.zeros(()))
+                micros = mini.chunks(self.cfg.micro_batch_size)
+                inputs_list = [collate_sequences(micro, self.device) for micro in micros]
+                masks = [response_mask_of(inputs, _width(micro)) for inputs, micro in zip(inputs_list, micros)]
+                local = sum((normalizer(mask, aggregation).cpu() for mask in masks), torch.zeros(()))
                 dist.all_reduce(local)  # the mean is over the whole mini-batch, across ranks and micro-batches
                 scale = self.world_size / local.clamp(min=1).item()
-                for index, micro in enumerate(micros):
+                for index, (micro, inputs, mask) in enumerate(zip(micros, inputs_list, masks)):
                     self.engine.set_gradient_accumulation_boundary(index == len(micros) - 1)
-                    inputs = collate_sequences(micro, self.device)
                     width = _width(micro)
                     logp = response_logprobs(self.engine, inputs, width, temperature)
-                    mask = response_mask_of(inputs, width)
                     tensors = _tensors(micro, width, self.device)
                     token_loss, token_metrics = loss_fn(logp, mask, tensors, **loss_params)
                     micro_loss = aggregate(token_loss, mask, aggregation) * scale

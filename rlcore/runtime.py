@@ -78,7 +78,7 @@ class Runtime:
         return samples.with_tensors(**self.reference.call("logprobs", samples, temperature=temperature).tensors)
 
     def policy_logprobs(self, samples: Batch, temperature: float = 1.0) -> Batch:
-        padded, extra = _pad_to_multiple(samples, len(self.learner))
+        padded = _pad_to_multiple(samples, len(self.learner))
         logprobs = self.learner.call("logprobs", padded, temperature=temperature)["logprobs"]
         return samples.with_tensors(old_logprobs=logprobs[: len(samples)])
 
@@ -118,12 +118,10 @@ class Runtime:
         self.groups.clear()
 
 
-def _pad_to_multiple(batch: Batch, multiple: int) -> tuple[Batch, int]:
+def _pad_to_multiple(batch: Batch, multiple: int) -> Batch:
     """Repeat the last row so that every rank gets the same number of rows (ZeRO-3 needs equal forwards)."""
     extra = (-len(batch)) % multiple
-    if not extra:
-        return batch, 0
-    return batch.select(list(range(len(batch))) + [len(batch) - 1] * extra), extra
+    return batch.select(list(range(len(batch))) + [len(batch) - 1] * extra) if extra else batch
 
 
 def rows_to_batch(rows: Sequence[dict[str, Any]], seed: int | None = None) -> Batch:
