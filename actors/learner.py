@@ -144,15 +144,19 @@ class LearnerWorker(Worker):
                     width = _width(micro)
                     logp = response_logprobs(self.engine, inputs, width, temperature)
                     tensors = _tensors(micro, width, self.device)
-                    token_loss, token_metrics = loss_fn(logp, mask, tensors, **loss_params)
-                    micro_loss = aggregate(token_loss, mask, aggregation) * scale
+                    loss_values, token_metrics = loss_fn(logp, mask, tensors, **loss_params)
+                    micro_loss = aggregate(loss_values, mask, aggregation) * scale
                     self.engine.backward(micro_loss, scale_wrt_gas=False)
                     totals["loss"] += micro_loss.item() / self.world_size
                     weights["loss"] = 1.0
                     tokens = mask.sum().item()
                     for name, value in token_metrics.items():
-                        totals[name] += (value * mask).sum().item()
-                        weights[name] += tokens
+                        if value.ndim == 2:  # per token
+                            totals[name] += (value * mask).sum().item()
+                            weights[name] += tokens
+                        else:  # per sequence or per pair
+                            totals[name] += value.sum().item()
+                            weights[name] += value.numel()
                     totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
                     weights["neg_logprob"] += tokens
                     if "rollout_logprobs" in tensors:  # the engine and the learner should agree on π

@@ -1,8 +1,9 @@
 """Policy losses as pure tensor functions, registered by name.
 
 A loss maps response log-probabilities [B, R], the response mask [B, R] and the batch's tensors to per-token
-losses [B, R] plus per-token metrics. The learner aggregates them over a whole mini-batch (all ranks, all
-micro-batches) with `aggregate`, so gradient accumulation does not change the objective.
+losses [B, R] (or, for sequence-level losses such as DPO, per-row losses [B]) plus metrics of the same shape. The
+learner aggregates them over a whole mini-batch (all ranks, all micro-batches) with `aggregate`, so gradient
+accumulation does not change the objective. Preference losses live in rlcore/preference_losses.py.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rlcore.registry import Registry
 Tensor = torch.Tensor
 LossFn = Callable[..., tuple[Tensor, dict[str, Tensor]]]
 LOSSES: Registry[LossFn] = Registry("loss")
-Aggregation = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"]
+Aggregation = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "pair-mean"]
 
 
 def kl_penalty(logprobs: Tensor, ref_logprobs: Tensor, estimator: str) -> Tensor:
@@ -63,6 +64,8 @@ def sft_loss(logprobs: Tensor, mask: Tensor, batch: dict[str, Tensor]) -> tuple[
 
 def aggregate(token_values: Tensor, mask: Tensor, mode: Aggregation) -> Tensor:
     """Sum of this micro-batch's contributions; divide by `normalizer` of the whole mini-batch for the mean."""
+    if token_values.ndim == 1:  # already one value per row (sequence-level losses)
+        return token_values.sum()
     if mode == "token-mean":
         return (token_values * mask).sum()
     per_sequence = (token_values * mask).sum(dim=1)
@@ -74,5 +77,12 @@ def aggregate(token_values: Tensor, mask: Tensor, mode: Aggregation) -> Tensor:
 
 
 def normalizer(mask: Tensor, mode: Aggregation) -> Tensor:
-    """What `aggregate` sums over: tokens for token-mean, sequences otherwise."""
-    return mask.sum() if mode == "token-mean" else (mask.sum(dim=1) > 0).sum().to(mask.dtype)
+    """What `aggregate` sums over: tokens for token-mean, pairs (two rows each) for pair-mean, sequences otherwise."""
+    if mode == "token-mean":
+        return mask.sum()
+    if mode == "pair-mean":
+        return torch.tensor(mask.shape[0] / 2, dtype=mask.dtype)
+    return (mask.sum(dim=1) > 0).sum().to(mask.dtype)
+
+
+from rlcore import preference_losses  # noqa: E402,F401  (registers "dpo"; it imports LOSSES from here)
