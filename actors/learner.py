@@ -127,6 +127,9 @@ class LearnerWorker(Worker):
         import torch.distributed as dist
 
         loss_fn = LOSSES.get(loss)
+        if aggregation == "pair-mean" and self.cfg.micro_batch_size % 2:
+            raise ValueError(f"pair losses need an even learner.micro_batch_size (a pair's two rows train together); "
+                             f"got {self.cfg.micro_batch_size}")
         self.engine.train()
         totals: dict[str, float] = defaultdict(float)
         weights: dict[str, float] = defaultdict(float)

@@ -47,7 +47,7 @@ class Algorithm(ABC):
 
     def optimizer_steps(self) -> int:
         """Total optimizer steps of the run (for learning-rate schedules)."""
-        return self.cfg.steps
+        return self.total_steps()
 
     @abstractmethod
     def step(self, step: int) -> dict[str, float]:
@@ -98,32 +98,43 @@ class Algorithm(ABC):
             restored = self.runtime.load_training_state(resume_from)
             log.info("resumed from %s at step %d (optimizer state %s)", resume_from, start_step,
                      "restored" if restored else "not saved, starting fresh")
-        every_eval, every_ckpt = config.eval.every_steps, config.checkpoint.every_steps
-        metrics_log = MetricsLogger(self.run_dir, tensorboard=config.logging.tensorboard,
-                                    wandb_project=config.logging.wandb_project)
-        self.progress = PhaseProgress(self.cfg.steps, self.phases, start_step=start_step,
+        self.metrics_log = MetricsLogger(self.run_dir, tensorboard=config.logging.tensorboard,
+                                         wandb_project=config.logging.wandb_project)
+        self.progress = PhaseProgress(self.total_steps(), self.phases, start_step=start_step,
                                       enabled=config.logging.progress)
         started = time.time()
-        first_eval = last_eval = {}
+        self.first_eval = self.last_eval = {}
         try:
             if config.eval.at_start and start_step == 0:
-                first_eval = last_eval = self.evaluate()
-                metrics_log.log(0, first_eval)
-            for step in range(start_step + 1, self.cfg.steps + 1):
-                metrics = self.step(step)
-                if every_eval and (step % every_eval == 0 or step == self.cfg.steps):
-                    last_eval = self.evaluate()
-                    metrics.update(last_eval)
-                if (every_ckpt and step % every_ckpt == 0) or (step == self.cfg.steps and config.checkpoint.save_final):
-                    self.save_checkpoint(step)
-                metrics.update(self.progress.advance(metrics))
-                metrics_log.log(step, metrics)
+                self.first_eval = self.last_eval = self.evaluate()
+                self.metrics_log.log(0, self.first_eval)
+            self.train_loop(start_step)
         finally:
             self.progress.close()
-            metrics_log.close()
+            self.metrics_log.close()
             if runtime is None:
                 self.runtime.shutdown()
-        return self.finish(first_eval, last_eval, time.time() - started)
+        return self.finish(self.first_eval, self.last_eval, time.time() - started)
+
+    def total_steps(self) -> int:
+        return self.cfg.steps
+
+    def train_loop(self, start_step: int) -> None:
+        """Steps start_step+1 .. total_steps(). Algorithms with another rhythm (e.g. iterations) override this."""
+        for step in range(start_step + 1, self.total_steps() + 1):
+            self.end_step(step, self.step(step), final=step == self.total_steps())
+
+    def end_step(self, step: int, metrics: dict[str, float], *, final: bool = False,
+                 evaluate: bool = False, checkpoint: bool = False) -> None:
+        """Evaluation and checkpoint when due (or asked for), then progress and the metrics line of `step`."""
+        every_eval, every_ckpt = self.config.eval.every_steps, self.config.checkpoint.every_steps
+        if evaluate or (every_eval and (step % every_eval == 0 or final)):
+            self.last_eval = self.evaluate()
+            metrics.update(self.last_eval)
+        if checkpoint or (every_ckpt and step % every_ckpt == 0) or (final and self.config.checkpoint.save_final):
+            self.save_checkpoint(step)
+        metrics.update(self.progress.advance(metrics))
+        self.metrics_log.log(step, metrics)
 
     def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:
         """Plots, the summary table on the terminal and summary.json."""
@@ -138,7 +149,7 @@ class Algorithm(ABC):
                  _delta(first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}"))]
                 for lang in languages]
         if rows:
-            summary_table(f"{self.config.run.name}: held-out accuracy, {self.cfg.steps} steps in {seconds:.0f}s",
+            summary_table(f"{self.config.run.name}: held-out accuracy, {self.total_steps()} steps in {seconds:.0f}s",
                           ["language", "initial", "final", "change"], rows)
         summary = {"initial": first_eval, "final": last_eval, "seconds": seconds,
                    "plots": [str(p) for p in plots], "run_dir": str(self.run_dir)}

@@ -96,6 +96,7 @@ class LearnerSection(Section):
 
 class ReferenceSection(Section):
     enabled: bool | None = Field(None, description="None = only when the algorithm needs it (e.g. kl_coef > 0).")
+    model_path: str | None = Field(None, description="Reference model; None = model.path (the initial policy).")
     num_workers: int = Field(1, ge=1)
     micro_batch_size: int = Field(32, ge=1)
     num_cpus: float = Field(0.5, ge=0)
@@ -150,20 +151,21 @@ class RunConfig(Section):
     @classmethod
     def _algorithm_config(cls, value: Any) -> Any:
         from algorithms import ALGORITHMS
-        return _named(value, lambda name: ALGORITHMS.get(name).Config, default="grpo")
+        return validate_named(value, lambda name: ALGORITHMS.get(name).Config, default="grpo")
 
     @field_validator("reward", mode="before")
     @classmethod
     def _reward_config(cls, value: Any) -> Any:
         from rewards import REWARDS
-        return _named(value, lambda name: REWARDS.get(name).Config, default="math")
+        return validate_named(value, lambda name: REWARDS.get(name).Config, default="math")
 
     @property
     def run_dir(self) -> Path:
         return Path(self.run.output_dir) / self.run.name
 
 
-def _named(value: Any, config_class_of, default: str) -> Any:
+def validate_named(value: Any, config_class_of, default: str) -> Any:
+    """A section selected by its `name` key, validated by the config class registered under that name."""
     if isinstance(value, NamedSection):
         value = value.model_dump()
     if not isinstance(value, dict):

@@ -179,6 +179,12 @@ class PhaseProgress:
         shown = list(self._metrics.items())[: self.max_metrics]
         return sep.join(f"{k}={_fmt_value(v)}" for k, v in shown)
 
+    def set_total(self, total_steps: int) -> None:
+        """The run's length became known (e.g. once an iteration's pairs are built)."""
+        self.total_steps = total_steps
+        if self._progress is not None:
+            self._progress.update(self._task, total=total_steps)
+
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Time the enclosed block as phase ``name`` of the current step (repeats accumulate)."""

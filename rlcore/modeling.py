@@ -14,7 +14,8 @@ TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16":
 
 
 def resolve_model_path(path: str) -> str:
-    """`builtin:tiny-arith` -> the cached tiny model (built on first use); otherwise a local model directory."""
+    """`builtin:tiny-arith` -> the cached tiny model (built on first use); a run directory -> its newest complete
+    checkpoint; otherwise a local model directory."""
     if path == BUILTIN_MODEL:
         from rlcore.world.tiny_model import ensure_tiny_model
         return str(ensure_tiny_model())
@@ -22,6 +23,12 @@ def resolve_model_path(path: str) -> str:
         raise ValueError(f"unknown builtin model {path!r}; the only one is {BUILTIN_MODEL!r}")
     if not Path(path).is_dir():
         raise FileNotFoundError(f"model directory not found: {path} (no model hub is used; give a local path)")
+    if (Path(path) / "checkpoints").is_dir():
+        from rlcore.checkpoint import CheckpointManager
+        latest = CheckpointManager(Path(path), keep_last=1).latest()
+        if latest is None:
+            raise FileNotFoundError(f"{path} is a run directory without a complete checkpoint")
+        return str(latest)
     return path
 
 

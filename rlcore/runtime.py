@@ -20,39 +20,47 @@ from rlcore.modeling import resolve_model_path
 from rlcore.weight_sync import sync_weights
 
 log = logging.getLogger(__name__)
+ROLES = ("rollout", "learner", "reference", "reward")
 
 
 class Runtime:
     def __init__(self, config: RunConfig, *, total_optimizer_steps: int, need_reference: bool = False,
-                 policy_path: str | None = None):
-        """Start every worker group. `policy_path` (a checkpoint) replaces the base model for rollout/learner."""
+                 policy_path: str | None = None, roles: Sequence[str] = ROLES):
+        """Start the worker groups named in `roles` (the reference only if the run needs one). `policy_path` (a
+        checkpoint) replaces the base model for rollout and learner."""
+        unknown = sorted(set(roles) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown runtime roles {unknown}; choose from {list(ROLES)}")
         self.config = config
         self.base_model_path = resolve_model_path(config.model.path)  # fail before starting anything
+        reference_path = resolve_model_path(config.reference.model_path or config.model.path)
         init_ray(config.cluster)
         self.policy_path = policy_path or self.base_model_path
         self.policy_version = 0
         self.groups: list[WorkerGroup] = []
+        self.rollout = self.learner = self.reference = self.reward = None
         started = time.perf_counter()
-        self.rollout = self._group("rollout", RolloutWorker, config.rollout, rollout_env(config.rollout),
-                                   model_path=self.policy_path, rollout=config.rollout.model_dump(),
-                                   dtype=config.model.dtype, seed=config.run.seed)
-        self.learner = self._group("learner", LearnerWorker, config.learner, {"DS_ACCELERATOR": "cpu"}
-                                   if config.learner.num_gpus == 0 else {},
-                                   model_path=self.policy_path, learner=config.learner.model_dump(),
-                                   model=config.model.model_dump(), seed=config.run.seed,
-                                   total_optimizer_steps=total_optimizer_steps)
-        address, port = self.learner.wait(["free_port"], [self.learner.actors[0].free_port.remote()])[0]
-        self.learner_info = self.learner.broadcast("init_engine", address, port)[0]
-        self.reference = None
-        if config.reference.enabled or (config.reference.enabled is None and need_reference):
+        if "rollout" in roles:
+            self.rollout = self._group("rollout", RolloutWorker, config.rollout, rollout_env(config.rollout),
+                                       model_path=self.policy_path, rollout=config.rollout.model_dump(),
+                                       dtype=config.model.dtype, seed=config.run.seed)
+        if "learner" in roles:
+            self.learner = self._group("learner", LearnerWorker, config.learner, {"DS_ACCELERATOR": "cpu"}
+                                       if config.learner.num_gpus == 0 else {},
+                                       model_path=self.policy_path, learner=config.learner.model_dump(),
+                                       model=config.model.model_dump(), seed=config.run.seed,
+                                       total_optimizer_steps=total_optimizer_steps)
+            address, port = self.learner.wait(["free_port"], [self.learner.actors[0].free_port.remote()])[0]
+            self.learner.broadcast("init_engine", address, port)
+        if "reference" in roles and (config.reference.enabled or (config.reference.enabled is None and need_reference)):
             self.reference = self._group("reference", ReferenceWorker, config.reference, {},
-                                         model_path=self.base_model_path, dtype=config.model.dtype,
+                                         model_path=reference_path, dtype=config.model.dtype,
                                          attn_implementation=config.model.attn_implementation,
                                          micro_batch_size=config.reference.micro_batch_size)
-        self.reward = self._group("reward", RewardWorker, config.reward, {},
-                                  reward=config.reward.model_dump())
+        if "reward" in roles:
+            self.reward = self._group("reward", RewardWorker, config.reward, {}, reward=config.reward.model_dump())
         self.startup_seconds = time.perf_counter() - started
-        log.info("worker groups ready in %.1fs (learner: %s)", self.startup_seconds, self.learner_info)
+        log.info("worker groups %s ready in %.1fs", [group.name for group in self.groups], self.startup_seconds)
 
     def _group(self, name: str, actor_class: type, section: Any, extra_env: dict[str, str], **init_kwargs):
         cluster = self.config.cluster
@@ -86,8 +94,10 @@ class Runtime:
               mini_batches: int = 1, epochs: int = 1, temperature: float = 1.0) -> dict[str, float]:
         """One learner update on `samples` (split evenly over the ranks); metrics averaged over ranks."""
         ranks = len(self.learner)
-        if len(samples) % (ranks * mini_batches):
-            raise ValueError(f"{len(samples)} training samples do not split into {ranks} learner ranks x "
+        rows_per_unit = 2 if aggregation == "pair-mean" else 1  # a pair's two rows stay on one rank
+        if len(samples) % (ranks * mini_batches * rows_per_unit):
+            unit = "pairs" if rows_per_unit == 2 else "training samples"
+            raise ValueError(f"{len(samples) // rows_per_unit} {unit} do not split into {ranks} learner ranks x "
                              f"{mini_batches} mini-batches; choose sizes that divide evenly")
         shards = samples.split(ranks)
         results = self.learner.call_each(

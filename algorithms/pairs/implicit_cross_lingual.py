@@ -1,0 +1,97 @@
+"""Implicit Cross-Lingual Rewarding (Yang et al. 2025): an English-aligned DPO model and its reference score
+responses in any language against the *English* instruction, r(x, y) = logπ_dpo(y|x_en) − logπ_ref(y|x_en).
+
+The reward itself is the `implicit_dpo` reward (rewards/implicit_dpo.py), hosted by the run's reward workers; this
+builder samples n responses per prompt, asks for r on the scoring prompt (an instruction prefix asking for an
+answer in L, then x_en), applies per-language length control r' = r − α·len_chars(y) with α chosen on a grid to
+balance chosen and rejected lengths, and pairs argmax r' with argmin r'.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from algorithms.pairs.base import (PAIR_BUILDERS, BuildResult, PairBuilder, PairBuilderConfig, PairContext,
+                                   generation_record, make_pair, response)
+from algorithms.pairs.language_imbalance import LANGUAGE_NAMES
+
+
+class ImplicitCrossLingualConfig(PairBuilderConfig):
+    samples_per_prompt: int = Field(10, ge=2)
+    temperature: float = Field(0.9, ge=0)
+    english: str = "en"
+    answer_in_prefix: str = Field("Please answer in {language}.\n",
+                                  description="Put before x_en when scoring a response in another language.")
+    length_control: bool = True
+    alpha_step: float = Field(0.001, gt=0, lt=1, description="Grid step of α in [0, 1).")
+
+
+def select_pair(rewards: np.ndarray, lengths: np.ndarray, alpha: float) -> tuple[int, int]:
+    """(argmax, argmin) of r' = r − α·len over one prompt's samples."""
+    adjusted = rewards - alpha * lengths
+    return int(np.argmax(adjusted)), int(np.argmin(adjusted))
+
+
+def length_control_alpha(groups: list[tuple[np.ndarray, np.ndarray]], step: float) -> float:
+    """α in [0, 1) minimising |mean len(chosen) − mean len(rejected)| over a language's prompts (smallest α wins
+    ties)."""
+    best_alpha, best_gap = 0.0, float("inf")
+    for alpha in np.arange(0.0, 1.0, step):
+        picks = [select_pair(rewards, lengths, alpha) for rewards, lengths in groups]
+        gap = abs(np.mean([lengths[c] for (_, lengths), (c, _) in zip(groups, picks)])
+                  - np.mean([lengths[r] for (_, lengths), (_, r) in zip(groups, picks)]))
+        if gap < best_gap - 1e-12:
+            best_alpha, best_gap = float(alpha), gap
+    return best_alpha
+
+
+@PAIR_BUILDERS.register("implicit_cross_lingual")
+class ImplicitCrossLingual(PairBuilder):
+    Config = ImplicitCrossLingualConfig
+
+    def scoring_prompt(self, row: dict[str, Any], ctx: PairContext) -> str | None:
+        english = ctx.rows_by_key.get((row["id"], self.config.english))
+        if english is None:
+            return None
+        if row["language"] == self.config.english:
+            return english["prompt"]
+        return self.config.answer_in_prefix.format(language=LANGUAGE_NAMES.get(row["language"], row["language"])) \
+            + english["prompt"]
+
+    def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
+        cfg = self.config
+        scoring = {(row["id"], row["language"]): self.scoring_prompt(row, ctx) for row in prompts}
+        kept = [row for row in prompts if scoring[(row["id"], row["language"])] is not None]
+        samples = ctx.generate(kept, n=cfg.samples_per_prompt, temperature=cfg.temperature)
+        for sample in samples:
+            sample["score_prompt"] = scoring[(sample["id"], sample["language"])]
+        rewards = ctx.score(samples)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for index, sample in enumerate(samples):
+            groups[sample["group"]].append(index)
+        by_language: dict[str, list[list[int]]] = defaultdict(list)
+        for members in groups.values():
+            by_language[samples[members[0]]["language"]].append(members)
+
+        pairs, ties = [], 0
+        alphas = {}
+        for language, member_lists in by_language.items():
+            arrays = [(rewards[m], np.array([len(samples[i]["response_text"]) for i in m], np.float64))
+                      for m in member_lists]
+            alphas[language] = length_control_alpha(arrays, cfg.alpha_step) if cfg.length_control else 0.0
+            for members, (group_rewards, lengths) in zip(member_lists, arrays):
+                best, worst = select_pair(group_rewards, lengths, alphas[language])
+                if best == worst or group_rewards[best] - alphas[language] * lengths[best] == \
+                        group_rewards[worst] - alphas[language] * lengths[worst]:
+                    ties += 1
+                    continue
+                chosen, rejected = samples[members[best]], samples[members[worst]]
+                pairs.append(make_pair(chosen, chosen["prompt_ids"], response(chosen), response(rejected),
+                                       chosen_score=float(group_rewards[best]),
+                                       rejected_score=float(group_rewards[worst]), alpha=alphas[language]))
+        generations = [generation_record(s, r) for s, r in zip(samples, rewards)]
+        return BuildResult(pairs, generations, {"tie": ties, "no_english_version": len(prompts) - len(kept),
+                                                **{f"alpha_{lang}": a for lang, a in alphas.items()}})
