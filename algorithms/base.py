@@ -16,7 +16,7 @@ from pydantic import Field
 
 from rlcore.checkpoint import CheckpointManager
 from rlcore.config import NamedSection, RunConfig, save_config
-from rlcore.data import BUILTIN_DATA, PromptSampler, load_rows
+from rlcore.data import PromptSampler, load_eval_rows, load_rows
 from rlcore.evaluation import evaluate
 from rlcore.metrics import MetricsLogger, PhaseProgress, plot_metrics, summary_table
 from rlcore.registry import Registry
@@ -62,9 +62,7 @@ class Algorithm(ABC):
         data, seed = self.config.data, self.config.run.seed
         rows = load_rows(data.source, "train", data, data.train_languages, seed, data.num_train_questions)
         self.sampler = PromptSampler(rows, seed, data.shuffle)
-        eval_source = data.eval_source or (BUILTIN_DATA if data.source == BUILTIN_DATA else None)
-        self.eval_rows = load_rows(eval_source, "eval", data, data.eval_languages, seed,
-                                   data.eval_questions_per_language) if eval_source else []
+        self.eval_rows = load_eval_rows(data, seed)
 
     def evaluate(self) -> dict[str, float]:
         if not self.eval_rows:

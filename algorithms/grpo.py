@@ -56,7 +56,11 @@ class GRPO(Algorithm):
                              temperature=self.config.rollout.temperature)
         with self.phase("sync"):
             sync = rt.sync_weights()
-        return {**rollout_metrics(samples), **{f"train/{k}": v for k, v in train.items()}, **sync}
+        return {**self.sample_metrics(samples), **{f"train/{k}": v for k, v in train.items()}, **sync}
+
+    def sample_metrics(self, samples) -> dict[str, float]:
+        """Metrics of one step's scored samples (subclasses add their own)."""
+        return rollout_metrics(samples)
 
     def sample_seed(self, step: int) -> int:
         return (self.config.run.seed * 1_000_003 + step * 10_007) % 2**31

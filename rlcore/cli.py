@@ -1,4 +1,5 @@
-"""`rlcore` command line: train a config on a local or existing Ray cluster (also the `ray job submit` entrypoint)."""
+"""`rlcore` command line: train a config on a local or existing Ray cluster (also the `ray job submit` entrypoint),
+evaluate a checkpoint in several languages, run the parallel scaling-law sweep."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     show = commands.add_parser("config", help="print the resolved config (with defaults) and exit")
     show.add_argument("config")
     show.add_argument("overrides", nargs="*")
+    evaluate = commands.add_parser("eval", help="multilingual evaluation of a checkpoint (rollout workers only)")
+    evaluate.add_argument("config")
+    evaluate.add_argument("overrides", nargs="*",
+                          help="checkpoint=PATH (required; a model dir or builtin:tiny-arith), output=FILE.json, "
+                               "and dotted overrides, e.g. data.eval_languages=[en,fr]")
+    sweep = commands.add_parser("sweep", help="the parallel scaling-law sweep of a parallel_rpt config, then its report")
+    sweep.add_argument("config")
+    sweep.add_argument("overrides", nargs="*")
     model = commands.add_parser("build-model", help="build (or rebuild) the builtin tiny model and print its card")
     model.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
@@ -26,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         from rlcore.world.tiny_model import main as build_model
         build_model(["--force"] if args.force else [])
         return 0
+    options = {}
+    if args.command == "eval":  # checkpoint=/output= are options of the command, the rest config overrides
+        options = dict(item.split("=", 1) for item in args.overrides if item.split("=", 1)[0] in EVAL_OPTIONS)
+        args.overrides = [item for item in args.overrides if item.split("=", 1)[0] not in EVAL_OPTIONS]
+        if not options.get("checkpoint"):
+            print("error: rlcore eval needs checkpoint=PATH", file=sys.stderr)
+            return 2
     try:
         config = load_config(args.config, args.overrides)
     except ConfigError as error:
@@ -35,14 +51,30 @@ def main(argv: list[str] | None = None) -> int:
         import yaml
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         return 0
-    from algorithms import build_algorithm
     from rlcore.cluster import WorkerError
     from rlcore.data import DataError
     try:
-        summary = build_algorithm(config).run()
-    except (DataError, FileNotFoundError, WorkerError) as error:
+        return _run(args.command, config, options)
+    except (DataError, FileNotFoundError, WorkerError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+EVAL_OPTIONS = ("checkpoint", "output")
+
+
+def _run(command: str, config, options: dict[str, str]) -> int:
+    if command == "eval":
+        from rlcore.checkpoint_eval import evaluate_checkpoint
+        evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
+        return 0
+    if command == "sweep":
+        from rlcore.sweep import run_sweep, sweep_dir
+        report = run_sweep(config)
+        print(f"sweep report: {sweep_dir(config) / 'report.md'}")
+        return 1 if report["failures"] else 0
+    from algorithms import build_algorithm
+    summary = build_algorithm(config).run()
     print(f"run directory: {summary['run_dir']}")
     return 0
 

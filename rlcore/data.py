@@ -34,6 +34,14 @@ def load_rows(source: str, split: str, data: DataSection, languages: Sequence[st
     return rows
 
 
+def load_eval_rows(data: DataSection, seed: int) -> list[dict[str, Any]]:
+    """The held-out rows: data.eval_source, else the builtin world's eval split (builtin data), else none."""
+    source = data.eval_source or (BUILTIN_DATA if data.source == BUILTIN_DATA else None)
+    if source is None:
+        return []
+    return load_rows(source, "eval", data, data.eval_languages, seed, data.eval_questions_per_language)
+
+
 def _read(path: Path):
     """(line or row number, dict) pairs from JSONL, JSON, Parquet or a saved `datasets` directory."""
     if not path.exists():

@@ -25,7 +25,12 @@ def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float
 def evaluate(runtime, rows: Sequence[dict[str, Any]], max_tokens: int) -> dict[str, float]:
     """`eval/accuracy/<language>` and `eval/accuracy/mean` of greedy decoding on the held-out rows."""
     samples = runtime.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
-    per_language = accuracy_by_language(samples, score_correctness(samples))
+    return accuracy_metrics(samples, score_correctness(samples))
+
+
+def accuracy_metrics(samples: Batch, correct: np.ndarray) -> dict[str, float]:
+    """`eval/accuracy/<language>` and their mean, from graded samples."""
+    per_language = accuracy_by_language(samples, correct)
     metrics = {f"eval/accuracy/{language}": value for language, value in per_language.items()}
     metrics["eval/accuracy/mean"] = float(np.mean(list(per_language.values())))
     return metrics
