@@ -9,7 +9,7 @@ export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo test test-fast model bench clean
+.PHONY: install demo demo-dpo demo-dpo-implicit test test-fast model bench clean
 
 install: $(STAMP)
 
@@ -33,6 +33,15 @@ model: install
 
 demo: install model
 	$(VENV)/bin/rlcore train configs/demo_grpo.yaml
+
+# Iterative DPO, language imbalance driven rewarding (docs/iterative_dpo.md).
+demo-dpo: install model
+	$(VENV)/bin/rlcore train configs/demo_dpo_language_imbalance.yaml
+
+# Implicit cross-lingual rewarding needs an English DPO-aligned model: the reward-ranked demo makes one.
+demo-dpo-implicit: install model
+	test -f runs/demo_dpo_reward_ranked/summary.json || $(VENV)/bin/rlcore train configs/demo_dpo_reward_ranked.yaml
+	$(VENV)/bin/rlcore train configs/demo_dpo_implicit_cross_lingual.yaml
 
 test: install model
 	$(PY) -m pytest tests -q --timeout=900

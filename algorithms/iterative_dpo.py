@@ -15,6 +15,7 @@ one iteration and no generation (`pair_file`).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ from rlcore.config import validate_named
 from rlcore.data import PromptSampler, load_rows
 from rlcore.modeling import load_tokenizer
 from rlcore.pair_files import load_pair_file, read_jsonl, write_jsonl
+
+log = logging.getLogger(__name__)
 
 
 class IterativeDPOConfig(AlgorithmConfig):
@@ -118,6 +121,11 @@ class IterativeDPO(Algorithm):
 
     # ---- the loop ---------------------------------------------------------------------------------------------
     def train_loop(self, start_step: int) -> None:
+        iterations_dir = self.run_dir / "iterations"
+        if not self.config.run.resume and iterations_dir.exists():  # a fresh run never trains on an old run's pairs
+            kept = iterations_dir.with_name(f"iterations.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+            iterations_dir.rename(kept)
+            log.warning("run.resume is off: moved the previous run's iteration data to %s", kept)
         step = 0
         for iteration in range(1, self.cfg.iterations + 1):
             pairs, built_metrics = self.pairs_of(iteration, resuming=step < start_step)
