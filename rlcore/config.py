@@ -56,6 +56,9 @@ class DataSection(Section):
     answer_key: str = "answer"
     language_key: str = "language"
     id_key: str = "id"
+    prompt_template: str | None = Field(
+        None, description="File rows only: the prompt text is put in place of {prompt} (e.g. a chat template); "
+                          "None = the prompt as it is.")
     shuffle: bool = True
 
 

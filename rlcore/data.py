@@ -83,7 +83,8 @@ def _normalize(row: dict, data: DataSection, source: str, line: int) -> dict[str
     if not isinstance(row[data.prompt_key], str) or not row[data.prompt_key]:
         raise DataError(f"{source}:{line}: {data.prompt_key!r} must be a non-empty string")
     out = dict(row)
-    out["prompt"] = row[data.prompt_key]
+    prompt = row[data.prompt_key]
+    out["prompt"] = data.prompt_template.replace("{prompt}", prompt) if data.prompt_template else prompt
     out["answer"] = str(row[data.answer_key])
     out["language"] = str(row.get(data.language_key, "en"))
     out["id"] = str(row.get(data.id_key, f"row-{line}"))

@@ -106,3 +106,19 @@ def test_language_batching_balances_languages_and_resumes():
     assert resumed.next_batch(5) == expected
     random_batch = ParallelSampler(data, ["en", "fr", "de"], seed=1, batching="random").next_batch(30)
     assert sorted(r["prompt"] for r in random_batch) == sorted(r["prompt"] for r in data)
+
+
+def test_mgsm_style_file_with_prompt_template_loads_as_parallel_rows(tmp_path):
+    import json
+
+    from rlcore.config import DataSection
+    from rlcore.data import load_rows
+    path = tmp_path / "mgsm.jsonl"
+    items = [("q1", "en", "Two plus two?", 4), ("q1", "fr", "Deux plus deux ?", 4), ("q2", "en", "One?", 1)]
+    path.write_text("".join(json.dumps({"qid": q, "lang": lang, "question": text, "answer_number": a}) + "\n"
+                            for q, lang, text, a in items))
+    data = DataSection(prompt_key="question", answer_key="answer_number", language_key="lang", id_key="qid",
+                       prompt_template="<|im_start|>user\n{prompt}\nPut your final answer within \\boxed{}.<|im_end|>")
+    rows = parallel_rows(load_rows(str(path), "train", data, ["en", "fr"], 0, 0), ["en", "fr"])
+    assert [(r["id"], r["language"], r["answer"]) for r in rows] == [("q1", "en", "4"), ("q1", "fr", "4")]
+    assert rows[1]["prompt"] == "<|im_start|>user\nDeux plus deux ?\nPut your final answer within \\boxed{}.<|im_end|>"
