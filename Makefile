@@ -9,7 +9,7 @@ export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo demo-dpo demo-dpo-implicit test test-fast model bench clean
+.PHONY: install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast model bench clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ demo-dpo: install model
 demo-dpo-implicit: install model
 	test -f runs/demo_dpo_reward_ranked/summary.json || $(VENV)/bin/rlcore train configs/demo_dpo_reward_ranked.yaml
 	$(VENV)/bin/rlcore train configs/demo_dpo_implicit_cross_lingual.yaml
+
+# Parallel-language RPT, N = 1..4 on the embedded world, and its report (docs/parallel_rpt.md); resumable.
+sweep-demo: install model
+	$(VENV)/bin/rlcore sweep configs/demo_parallel_rpt.yaml
 
 test: install model
 	$(PY) -m pytest tests -q --timeout=900

@@ -26,7 +26,8 @@ class SweepSection(Section):
     """The parallel scaling-law experiment: one independent run per language set, then one report."""
 
     languages: list[str] | None = Field(
-        None, description="Ordered languages (English first); run N trains on the first N. None = data.train_languages.")
+        None, description="Ordered languages (English first); run N trains on the first N. "
+                          "None = data.train_languages.")
     sizes: list[int] = Field(default_factory=lambda: [1, 2, 3, 4], description="The values of N (prefix lengths).")
     language_sets: list[list[str]] | None = Field(
         None, description="Explicit training language sets, one run each; overrides languages/sizes.")

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("overrides", nargs="*",
                           help="checkpoint=PATH (required; a model dir or builtin:tiny-arith), output=FILE.json, "
                                "and dotted overrides, e.g. data.eval_languages=[en,fr]")
-    sweep = commands.add_parser("sweep", help="the parallel scaling-law sweep of a parallel_rpt config, then its report")
+    sweep = commands.add_parser("sweep", help="the parallel scaling-law sweep of a parallel_rpt config and its report")
     sweep.add_argument("config")
     sweep.add_argument("overrides", nargs="*")
     model = commands.add_parser("build-model", help="build (or rebuild) the builtin tiny model and print its card")

@@ -104,7 +104,8 @@ def findings(report: dict[str, Any]) -> list[str]:
     main = report["series"]["mean"]
     leap = main.get("leap")
     if leap:
-        noise = f"2σ eval noise {100 * leap['two_sigma']:.1f} pts" if leap["two_sigma"] is not None else "noise unknown"
+        noise = ("noise unknown" if leap["two_sigma"] is None
+                 else f"2σ eval noise {100 * leap['two_sigma']:.1f} pts")
         later = (f"mean later step {100 * leap['later_mean_step']:+.1f} pts" if leap["later_mean_step"] is not None
                  else "no later steps")
         verdict = "a First-Parallel Leap" if leap["detected"] else "no First-Parallel Leap distinguishable from noise"
@@ -178,8 +179,8 @@ def markdown(report: dict[str, Any]) -> str:
             "| N | " + " | ".join(f"Acc@{k}" for k in ks) + " | majority vote |", "|---" * (len(ks) + 2) + "|"]
     out += [f"| {r['n']} | " + " | ".join(_pct(r["acc_at_k"].get(k)) for k in ks) + f" | {_pct(r['majority_vote'])} |"
             for r in runs]
-    out += ["", "## Fits: Perf(N) = a·N^b on N >= 2", "", "| series | languages | a | b | R² | R² (log) | MGG (pts) |",
-            "|---|---|---|---|---|---|---|"]
+    out += ["", "## Fits: Perf(N) = a·N^b on N >= 2", "",
+            "| series | languages | a | b | R² | R² (log) | MGG (pts) |", "|---|---|---|---|---|---|---|"]
     for name, series in report["series"].items():
         law = series["law"]
         if "error" in law:
