@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from rlcore.config import ConfigError, load_config
 
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     sweep = commands.add_parser("sweep", help="the parallel scaling-law sweep of a parallel_rpt config and its report")
     sweep.add_argument("config")
     sweep.add_argument("overrides", nargs="*")
+    sweep.add_argument("--report-only", action="store_true",
+                       help="rebuild the report from the finished runs only (give it before CONFIG)")
     model = commands.add_parser("build-model", help="build (or rebuild) the builtin tiny model and print its card")
     model.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from rlcore.cluster import WorkerError
     from rlcore.data import DataError
     try:
-        return _run(args.command, config, options)
+        return _run(args.command, config, options | {"report_only": getattr(args, "report_only", False)})
     except (DataError, FileNotFoundError, WorkerError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -63,14 +66,14 @@ def main(argv: list[str] | None = None) -> int:
 EVAL_OPTIONS = ("checkpoint", "output")
 
 
-def _run(command: str, config, options: dict[str, str]) -> int:
+def _run(command: str, config, options: dict[str, Any]) -> int:
     if command == "eval":
         from rlcore.checkpoint_eval import evaluate_checkpoint
         evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
         return 0
     if command == "sweep":
         from rlcore.sweep import run_sweep, sweep_dir
-        report = run_sweep(config)
+        report = run_sweep(config, train=not options["report_only"])
         print(f"sweep report: {sweep_dir(config) / 'report.md'}")
         return 1 if report["failures"] else 0
     from algorithms import build_algorithm

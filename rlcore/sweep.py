@@ -84,12 +84,13 @@ def train_run(config_data: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def run_sweep(config: RunConfig) -> dict[str, Any]:
-    """Run what is not done yet, then write the report. Failed runs are reported and left out of the fits."""
+def run_sweep(config: RunConfig, train: bool = True) -> dict[str, Any]:
+    """Run what is not done yet (train=False: nothing), then write the report from the finished runs. Failed runs
+    are reported and left out of the fits."""
     from rlcore.sweep_report import build_report, write_report
     spec = _spec(config)
     runs = plan(config)
-    todo = [run for run in runs if not run.done]
+    todo = [run for run in runs if not run.done] if train else []
     for run in runs:
         if run.done:
             log.info("sweep: N=%d %s already finished, skipped", run.n, run.languages)
@@ -102,7 +103,7 @@ def run_sweep(config: RunConfig) -> dict[str, Any]:
             except Exception as error:  # noqa: BLE001 - one failed run must not lose the others
                 failures[run.run_dir.name] = f"{type(error).__name__}: {error}"
                 log.exception("sweep: N=%d %s failed", run.n, run.languages)
-    else:
+    elif todo:
         failures = _run_as_tasks(config, todo, spec.max_concurrent)
     report = build_report(config, runs, failures, time.time() - started)
     write_report(report, sweep_dir(config))

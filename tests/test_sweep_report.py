@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from rlcore.sweep import plan
-from rlcore.sweep_report import build_report, write_report
+from rlcore.sweep import plan, run_sweep
+from rlcore.sweep_report import build_report
 from tests.conftest import ROOT
 
 LANGS = ["en", "fr", "de", "es", "it", "pt"]
@@ -47,8 +47,9 @@ def test_report_recovers_the_law_and_states_the_leap(tmp_path):
     assert n2["unseen_improved"].keys() == {"de", "es", "it", "pt"}
     assert any("a First-Parallel Leap" in line for line in report["findings"])
 
-    write_report(report, tmp_path / "out")
-    assert (tmp_path / "out" / "accuracy_vs_N.png").read_bytes()[:4] == b"\x89PNG"
-    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert run_sweep(config, train=False)["series"] == report["series"]  # `rlcore sweep --report-only`: no Ray
+    out = tmp_path / "demo_parallel_rpt"
+    assert (out / "accuracy_vs_N.png").read_bytes()[:4] == b"\x89PNG"
+    markdown = (out / "report.md").read_text()
     assert "| mean | en fr de es it pt | 0.4000 | 0.1000 | 1.000 |" in markdown
-    assert json.loads((tmp_path / "out" / "report.json").read_text())["series"]["mean"]["mgg"] == pytest.approx(-0.03)
+    assert json.loads((out / "report.json").read_text())["series"]["mean"]["mgg"] == pytest.approx(-0.03)
