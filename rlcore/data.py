@@ -26,7 +26,7 @@ def load_rows(source: str, split: str, data: DataSection, languages: Sequence[st
         if unknown:
             raise DataError(f"the builtin world has no language(s) {unknown}; it has {list(LANGUAGES)}")
         return to_records(generate_problems(split, num_per_language, languages, seed=seed))
-    rows = [_normalize(row, data, source, line) for line, row in _read(Path(source))]
+    rows = [_normalize(row, data, source, line) for line, row in read_records(Path(source))]
     if languages:
         rows = [row for row in rows if row["language"] in set(languages)]
         if not rows:
@@ -42,7 +42,7 @@ def load_eval_rows(data: DataSection, seed: int) -> list[dict[str, Any]]:
     return load_rows(source, "eval", data, data.eval_languages, seed, data.eval_questions_per_language)
 
 
-def _read(path: Path):
+def read_records(path: Path):
     """(line or row number, dict) pairs from JSONL, JSON, Parquet or a saved `datasets` directory."""
     if not path.exists():
         raise DataError(f"data source not found: {path}")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from rlcore.data import DataError
+from rlcore.data import DataError, read_records
 
 PAIR_KEYS = ("prompt", "chosen", "rejected")
 
@@ -27,29 +27,19 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def load_pair_file(path: str, tokenizer) -> list[dict[str, Any]]:
-    """Pairs from a JSONL of {prompt, chosen, rejected[, id, language]}; texts tokenized, EOS after responses."""
+    """Pairs from JSONL/JSON/Parquet/datasets rows {prompt, chosen, rejected[, id, language]}; texts tokenized,
+    EOS after each response."""
     source = Path(path)
-    if not source.is_file():
-        raise DataError(f"pair file not found: {source}")
+    eos = [tokenizer.eos_token_id]
     pairs = []
-    with source.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{source}:{number}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{source}:{number}: expected a JSON object, got {type(row).__name__}")
-            bad = [key for key in PAIR_KEYS if not isinstance(row.get(key), str) or not row.get(key)]
-            if bad:
-                raise DataError(f"{source}:{number}: {bad} must be non-empty strings (a pair needs {list(PAIR_KEYS)})")
-            eos = [tokenizer.eos_token_id]
-            pairs.append({**row, "id": str(row.get("id", f"line-{number}")), "language": str(row.get("language", "")),
-                          "prompt_ids": tokenizer.encode(row["prompt"], add_special_tokens=False),
-                          "chosen_ids": tokenizer.encode(row["chosen"], add_special_tokens=False) + eos,
-                          "rejected_ids": tokenizer.encode(row["rejected"], add_special_tokens=False) + eos})
+    for number, row in read_records(source):
+        bad = [key for key in PAIR_KEYS if not isinstance(row.get(key), str) or not row.get(key)]
+        if bad:
+            raise DataError(f"{source}:{number}: {bad} must be non-empty strings (a pair needs {list(PAIR_KEYS)})")
+        pairs.append({**row, "id": str(row.get("id", f"line-{number}")), "language": str(row.get("language", "")),
+                      "prompt_ids": tokenizer.encode(row["prompt"], add_special_tokens=False),
+                      "chosen_ids": tokenizer.encode(row["chosen"], add_special_tokens=False) + eos,
+                      "rejected_ids": tokenizer.encode(row["rejected"], add_special_tokens=False) + eos})
     if not pairs:
         raise DataError(f"{source}: no pairs")
     return pairs
