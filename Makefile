@@ -9,7 +9,7 @@ export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast model bench clean
+.PHONY: install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast model bench bench-dpo clean
 
 install: $(STAMP)
 
@@ -55,6 +55,9 @@ test-fast: install
 
 bench: install model
 	$(PY) benchmarks/rollout_throughput.py
+
+bench-dpo: install model
+	$(PY) benchmarks/dpo_throughput.py
 
 clean:
 	rm -rf runs .pytest_cache
