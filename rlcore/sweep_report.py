@@ -22,24 +22,31 @@ def per_language(metrics: dict[str, float]) -> dict[str, float]:
     return {k[len(PREFIX):]: v for k, v in metrics.items() if k.startswith(PREFIX) and k != PREFIX + "mean"}
 
 
-def _initial_eval(run_dir: Path, summary: dict[str, Any]) -> dict[str, float]:
+def _initial_eval(rows: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, float]:
     """The step-0 evaluation; read from metrics.jsonl because a resumed run's summary has no `initial`."""
-    path = run_dir / "metrics.jsonl"
-    for row in read_metrics(path) if path.exists() else []:
+    for row in rows:
         if row.get("step") == 0 and any(k.startswith(PREFIX) for k in row):
             return row
     return summary.get("initial") or {}
 
 
+def _loop_seconds(rows: list[dict[str, Any]]) -> float:
+    """Time spent in training steps (with their evaluations and checkpoints) over every segment of a resumed
+    run; a step repeated after a resume counts once (the later one)."""
+    return float(sum({row["step"]: row.get("time/step_s", 0.0) for row in rows if "step" in row}.values()))
+
+
 def run_result(run, min_trained_gain: float) -> dict[str, Any]:
     """Before/after accuracy, gains and transferability of one finished run."""
     summary = json.loads((run.run_dir / "summary.json").read_text())
-    final, initial = summary["final"], _initial_eval(run.run_dir, summary)
+    path = run.run_dir / "metrics.jsonl"
+    rows = read_metrics(path) if path.exists() else []
+    final, initial = summary["final"], _initial_eval(rows, summary)
     before, after = per_language(initial), per_language(final)
     questions = int(final.get("eval/parallel_questions", 0))
     result = {"n": run.n, "languages": run.languages, "run_dir": str(run.run_dir), "before": before,
               "after": after, "gain": gains(before, after), "questions": questions,
-              "mean_after": final.get(PREFIX + "mean"), "seconds": summary.get("seconds"),
+              "mean_after": final.get(PREFIX + "mean"), "loop_seconds": _loop_seconds(rows),
               "wall_seconds": summary.get("wall_seconds"),
               "acc_at_k": {k.rsplit("/", 1)[-1]: v for k, v in final.items() if k.startswith("eval/acc_at_k/")},
               "majority_vote": final.get("eval/majority_vote")}
@@ -157,15 +164,17 @@ def markdown(report: dict[str, Any]) -> str:
         return "\n".join(out)
     languages = report["eval_languages"]
     out += ["## Held-out accuracy (%) per N and language (after training; change in brackets)", "",
-            "| N | trained on | " + " | ".join(languages) + " | mean | wall s |",
-            "|---" * (len(languages) + 4) + "|",
+            "| N | trained on | " + " | ".join(languages) + " | mean | steps s | wall s |",
+            "|---" * (len(languages) + 5) + "|",
             "| base | - | " + " | ".join(_pct(runs[0]["before"].get(lang)) for lang in languages) + " | "
-            + _pct(np.mean([runs[0]["before"][lang] for lang in languages])) + " | - |"]
+            + _pct(np.mean([runs[0]["before"][lang] for lang in languages])) + " | - | - |"]
     for r in runs:
         cells = [f"{_pct(r['after'][lang])} ({100 * r['gain'][lang]:+.1f})" for lang in languages]
         wall = f"{r['wall_seconds']:.0f}" if r.get("wall_seconds") else "-"
         out.append(f"| {r['n']} | {' '.join(r['languages'])} | " + " | ".join(cells)
-                   + f" | {_pct(r['mean_after'])} | {wall} |")
+                   + f" | {_pct(r['mean_after'])} | {r['loop_seconds']:.0f} | {wall} |")
+    out += ["", "steps s: time in training steps (with evaluations and checkpoints), all segments of a resumed run; "
+            "wall s: the run's last `rlcore sweep` segment, worker start-up included."]
     out += ["", "## Transferability index per unseen language: TI(l) = gain(l) / mean gain of trained languages", "",
             "| N | trained gain (pts) | " + " | ".join(languages) + " | mean TI |", "|---" * (len(languages) + 3) + "|"]
     for r in runs:
