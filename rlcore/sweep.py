@@ -105,7 +105,7 @@ def run_sweep(config: RunConfig, train: bool = True) -> dict[str, Any]:
                 log.exception("sweep: N=%d %s failed", run.n, run.languages)
     elif todo:
         failures = _run_as_tasks(config, todo, spec.max_concurrent)
-    report = build_report(config, runs, failures, time.time() - started)
+    report = build_report(config, runs, failures, time.time() - started, trained=len(todo))
     write_report(report, sweep_dir(config))
     return report
 

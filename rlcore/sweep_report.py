@@ -82,17 +82,20 @@ def _law(perf: dict[int, float], stderr: dict[int, float]) -> dict[str, Any]:
     return out
 
 
-def build_report(config, runs, failures: dict[str, str], seconds: float) -> dict[str, Any]:
-    """Everything the sweep measured, JSON-able, with plain-language findings."""
+def build_report(config, runs, failures: dict[str, str], seconds: float, trained: int = 0) -> dict[str, Any]:
+    """Everything the sweep measured, JSON-able, with plain-language findings. `seconds`: this invocation, which
+    trained `trained` runs."""
     spec = config.algorithm.sweep
     results = [run_result(run, spec.min_trained_gain) for run in runs if run.done]
-    report: dict[str, Any] = {"sweep": config.run.name, "seconds": seconds, "failures": failures, "runs": results,
+    report: dict[str, Any] = {"sweep": config.run.name, "seconds": seconds, "trained_now": trained,
+                              "failures": failures, "runs": results,
                               "steps": config.algorithm.steps, "prompts_per_step": config.algorithm.prompts_per_step,
                               "group_size": config.algorithm.group_size, "batching": config.algorithm.batching}
     if not results:
         report["findings"] = ["no run finished"]
         return report
-    languages = [lang for lang in results[0]["after"] if all(lang in r["after"] for r in results)]
+    order = config.data.eval_languages or sorted(results[0]["after"])  # the config's order: English first
+    languages = [lang for lang in order if all(lang in r["after"] for r in results)]
     heldout = [lang for lang in languages if not any(lang in r["languages"] for r in results)]
     report |= {"eval_languages": languages, "heldout_languages": heldout, "series": {}}
     questions = min(r["questions"] for r in results)
@@ -132,7 +135,7 @@ def findings(report: dict[str, Any]) -> list[str]:
             strong = r["unseen_improved_beyond_2sigma"]
             listed = ", ".join(f"{lang} {100 * g:+.1f}{'*' if lang in strong else ''}" for lang, g in improved.items())
             lines.append(f"N={r['n']} ({'+'.join(r['languages'])}) improved languages it did not train on: {listed} "
-                         f"pts (* beyond 2σ).")
+                         f"pts (* = beyond 2σ of the two evaluations).")
         else:
             lines.append(f"N={r['n']} ({'+'.join(r['languages'])}) improved no language it did not train on.")
     if report["failures"]:
@@ -157,7 +160,7 @@ def markdown(report: dict[str, Any]) -> str:
     out = [f"# Parallel scaling-law sweep: {report['sweep']}", "",
            f"{report.get('steps')} steps x {report.get('prompts_per_step')} prompts x {report.get('group_size')} "
            f"samples per run (equal budget for every N), batching by {report.get('batching')}; "
-           f"sweep wall time {report['seconds']:.0f} s.", ""]
+           f"this invocation trained {report.get('trained_now', 0)} run(s) in {report['seconds']:.0f} s.", ""]
     out += [f"- {line}" for line in report["findings"]] + [""]
     runs = report["runs"]
     if not runs:
