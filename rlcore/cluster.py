@@ -44,6 +44,9 @@ def init_ray(cluster: ClusterSection) -> None:
     num_cpus = cluster.num_cpus or max(8, os.cpu_count() or 1)
     # Keep a local cluster on loopback: without this Ray swaps 127.0.0.1 for the machine's interface address.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    # Ray starts workers at nice 15; every heavy process of a run is a worker, so they should not yield the
+    # machine to anything else the user runs beside them.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=env, _node_ip_address="127.0.0.1",
              log_to_driver=True, configure_logging=False)
 

@@ -66,12 +66,18 @@ def collate_sequences(batch: Batch, device: torch.device | str = "cpu") -> dict[
 def response_logprobs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], response_width: int,
                       temperature: float = 1.0) -> torch.Tensor:
     """log π(y_t | x, y_<t) for every response token, as a right-padded [B, response_width] tensor."""
-    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits[:, :-1]
+    input_ids = inputs["input_ids"]
+    # Only positions from the shortest prompt's last token on predict response tokens: the LM head (a large share
+    # of the compute for big vocabularies and short responses) runs on those alone.
+    start = max(int(inputs["prompt_lengths"].min()) - 1, 0)
+    logits = model(input_ids=input_ids, attention_mask=inputs["attention_mask"],
+                   logits_to_keep=input_ids.shape[1] - start).logits[:, :-1]
     logits = logits.float() / max(temperature, 1e-6)
-    targets = inputs["input_ids"][:, 1:]
+    targets = input_ids[:, start + 1:]
     token_logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    # Response token j of sample i sits at position prompt_len + j, predicted from position prompt_len + j - 1.
-    offsets = inputs["prompt_lengths"][:, None] - 1 + torch.arange(response_width, device=targets.device)[None]
+    # Response token j of sample i sits at position prompt_len + j, predicted from position prompt_len + j - 1,
+    # which is column prompt_len + j - 1 - start of the kept logits.
+    offsets = inputs["prompt_lengths"][:, None] - 1 - start + torch.arange(response_width, device=targets.device)[None]
     offsets = offsets.clamp(max=token_logprobs.shape[1] - 1)
     return token_logprobs.gather(1, offsets) * response_mask_of(inputs, response_width)
 
