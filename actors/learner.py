@@ -16,7 +16,8 @@ from rlcore.batch import Batch
 from rlcore.cluster import Worker
 from rlcore.config import LearnerSection, ModelSection
 from rlcore.losses import LOSSES, aggregate, normalizer
-from rlcore.modeling import collate_sequences, load_causal_lm, response_logprobs, response_mask_of, torch_device
+from rlcore.modeling import (batch_logprobs, collate_sequences, load_causal_lm, response_logprobs, response_mask_of,
+                             torch_device)
 from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
 from rlcore.weight_sync import WeightBucketer
 
@@ -110,16 +111,8 @@ class LearnerWorker(Worker):
     def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:
         """Current-policy response log-probabilities, as tensor `logprobs` [B, R]."""
         self.engine.eval()
-        width = max((len(r) for r in batch["response_ids"]), default=0)
-        out = np.zeros((len(batch), width), dtype=np.float32)
-        start = 0
-        with torch.no_grad():
-            for micro in batch.chunks(self.cfg.micro_batch_size):
-                inputs = collate_sequences(micro, self.device)
-                values = response_logprobs(self.engine, inputs, width, temperature)
-                out[start:start + len(micro)] = values.float().cpu().numpy()
-                start += len(micro)
-        return Batch(tensors={"logprobs": out})
+        values = batch_logprobs(self.engine, batch, self.cfg.micro_batch_size, temperature, self.device)
+        return Batch(tensors={"logprobs": values})
 
     def train(self, batch: Batch, loss: str, loss_params: dict[str, Any], aggregation: str = "token-mean",
               mini_batches: int = 1, epochs: int = 1, temperature: float = 1.0) -> dict[str, float]:
