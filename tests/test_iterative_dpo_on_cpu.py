@@ -26,7 +26,7 @@ def dpo_config(tmp_path, model_path, *overrides):
 
 
 def test_two_iterations_write_readable_data_and_resume_mid_iteration(ray_cluster, tiny_model_path, tmp_path):
-    summary = build_algorithm(dpo_config(tmp_path, tiny_model_path)).run()
+    summary = build_algorithm(dpo_config(tmp_path, tiny_model_path, "algorithm.reference=initial")).run()
     run_dir = tmp_path / "dpo"
     for iteration in (1, 2):
         folder = run_dir / "iterations" / f"iter_{iteration}"
@@ -48,7 +48,7 @@ def test_two_iterations_write_readable_data_and_resume_mid_iteration(ray_cluster
     pairs_file = run_dir / "iterations" / "iter_2" / "pairs.jsonl"
     before = pairs_file.read_bytes()
     shutil.rmtree(CheckpointManager(run_dir, 1).path(last_step))
-    build_algorithm(dpo_config(tmp_path, tiny_model_path, "run.resume=true")).run()
+    build_algorithm(dpo_config(tmp_path, tiny_model_path, "algorithm.reference=initial", "run.resume=true")).run()
     assert pairs_file.read_bytes() == before  # not regenerated
     again = [m for m in read_metrics(run_dir / "metrics.jsonl")[len(first):] if "train/loss" in m]
     assert [m["step"] for m in again] == [last_step]  # only the lost step was trained again
