@@ -168,12 +168,13 @@ class IterativeDPO(Algorithm):
             raise RuntimeError(f"cannot resume: {folder / 'pairs.jsonl'} is missing, but a checkpoint was taken "
                                f"after iteration {iteration} started")
         started = time.perf_counter()
-        pairs, generations, dropped = self.build_pairs()
+        pairs, generations, dropped, stats = self.build_pairs()
         with self.phase("reference"):
             pairs = self.with_reference_logps(pairs)
         folder.mkdir(parents=True, exist_ok=True)
         write_jsonl(folder / "generations.jsonl", generations)
         summary = {"iteration": iteration, "pairs": len(pairs), "generations": len(generations), "dropped": dropped,
+                   "stats": stats,
                    "seconds": time.perf_counter() - started, "sampler_after": self.sampler.state(),
                    "policy_version": self.runtime.policy_version}
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -183,18 +184,21 @@ class IterativeDPO(Algorithm):
                                f"{folder / 'generations.jsonl'}")
         metrics = {"pairs/count": float(len(pairs)), "pairs/build_s": summary["seconds"]}
         metrics.update({f"pairs/dropped_{k}": float(v) for k, v in dropped.items()})
+        metrics.update({f"pairs/{k}": float(v) for k, v in stats.items()})
         return pairs, metrics
 
-    def build_pairs(self) -> tuple[list[dict], list[dict], dict[str, float]]:
+    def build_pairs(self) -> tuple[list[dict], list[dict], dict[str, int], dict[str, float]]:
+        """(pairs, generation records, dropped pairs by reason, builder statistics)."""
         if self.cfg.pair_file:
-            return load_pair_file(self.cfg.pair_file, self.tokenizer()), [], {}
+            return load_pair_file(self.cfg.pair_file, self.tokenizer()), [], {}, {}
         prompts = self.sampler.next_batch(self.cfg.prompts_per_iteration)
         sampling = {"temperature": self.cfg.temperature} if self.cfg.temperature is not None else {}
         ctx = PairContext(self.runtime, sampling, self.tokenizer(), self.rows_by_key)
         with self.phase("generate"):
             result = self.builder.build(prompts, ctx)
         distinct = [p for p in result.pairs if p["chosen_ids"] != p["rejected_ids"]]
-        return distinct, result.generations, {**result.dropped, "identical": len(result.pairs) - len(distinct)}
+        return (distinct, result.generations, {**result.dropped, "identical": len(result.pairs) - len(distinct)},
+                result.stats)
 
     def with_reference_logps(self, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Adds ref_chosen_logp / ref_rejected_logp, computed once for the whole iteration."""

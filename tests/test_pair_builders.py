@@ -91,6 +91,7 @@ def test_implicit_cross_lingual_scores_against_english_with_length_control():
     (pair,) = result.pairs
     # α = 0 would pair the long "bbbbbbbb" (r=3) with "c": length gap 7. At α ≥ 0.17 "aa" wins (gap 1).
     assert (pair["chosen"], pair["rejected"]) == ("aa", "c") and pair["alpha"] == pytest.approx(0.17)
+    assert result.stats == {"alpha_fr": pytest.approx(0.17)} and result.dropped["tie"] == 0
 
 
 def test_length_control_alpha_and_selection_by_hand():

@@ -86,6 +86,7 @@ class BuildResult:
     pairs: list[dict[str, Any]]
     generations: list[dict[str, Any]]
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count (ties, failed translations, ...)
+    stats: dict[str, float] = field(default_factory=dict)  # what else the builder chose, e.g. length-control α
 
 
 class PairBuilder(ABC):

@@ -93,5 +93,5 @@ class ImplicitCrossLingual(PairBuilder):
                                        chosen_score=float(group_rewards[best]),
                                        rejected_score=float(group_rewards[worst]), alpha=alphas[language]))
         generations = [generation_record(s, r) for s, r in zip(samples, rewards)]
-        return BuildResult(pairs, generations, {"tie": ties, "no_english_version": len(prompts) - len(kept),
-                                                **{f"alpha_{lang}": a for lang, a in alphas.items()}})
+        return BuildResult(pairs, generations, {"tie": ties, "no_english_version": len(prompts) - len(kept)},
+                           {f"alpha_{lang}": a for lang, a in alphas.items()})
