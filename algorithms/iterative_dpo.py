@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,8 +102,9 @@ class IterativeDPO(Algorithm):
         """Exact for iterations whose pairs exist, an estimate (one pair per prompt) for the rest."""
         total = 0
         for iteration in range(1, self.cfg.iterations + 1):
-            pairs_file = self.iteration_dir(iteration) / "pairs.jsonl"
-            pairs = sum(1 for _ in pairs_file.open()) if pairs_file.exists() else self.cfg.prompts_per_iteration
+            folder = self.iteration_dir(iteration)
+            pairs = json.loads((folder / "summary.json").read_text())["pairs"] if (folder / "pairs.jsonl").exists() \
+                else self.cfg.prompts_per_iteration
             total += self.steps_for(pairs)
         return max(total, 1)
 
@@ -190,10 +192,10 @@ class IterativeDPO(Algorithm):
     def build_pairs(self) -> tuple[list[dict], list[dict], dict[str, int], dict[str, float]]:
         """(pairs, generation records, dropped pairs by reason, builder statistics)."""
         if self.cfg.pair_file:
-            return load_pair_file(self.cfg.pair_file, self.tokenizer()), [], {}, {}
+            return load_pair_file(self.cfg.pair_file, self.tokenizer), [], {}, {}
         prompts = self.sampler.next_batch(self.cfg.prompts_per_iteration)
         sampling = {"temperature": self.cfg.temperature} if self.cfg.temperature is not None else {}
-        ctx = PairContext(self.runtime, sampling, self.tokenizer(), self.rows_by_key)
+        ctx = PairContext(self.runtime, sampling, self.tokenizer, self.rows_by_key)
         with self.phase("generate"):
             result = self.builder.build(prompts, ctx)
         distinct = [p for p in result.pairs if p["chosen_ids"] != p["rejected_ids"]]
@@ -213,10 +215,9 @@ class IterativeDPO(Algorithm):
         return [{**pair, "ref_chosen_logp": float(sums[2 * i]), "ref_rejected_logp": float(sums[2 * i + 1])}
                 for i, pair in enumerate(pairs)]
 
+    @cached_property
     def tokenizer(self):
-        if not hasattr(self, "_tokenizer"):
-            self._tokenizer = load_tokenizer(self.runtime.base_model_path)
-        return self._tokenizer
+        return load_tokenizer(self.runtime.base_model_path)
 
     def loss_params(self) -> dict[str, Any]:
         return {"loss_type": self.cfg.loss_type, "beta": self.cfg.beta, "label_smoothing": self.cfg.label_smoothing,

@@ -22,10 +22,15 @@ def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float
     return {language: float(np.mean(values)) for language, values in sorted(buckets.items())}
 
 
+def greedy_graded(generator, rows: Sequence[dict[str, Any]], max_tokens: int) -> tuple[Batch, np.ndarray]:
+    """One greedy answer per held-out row, and whether each is correct."""
+    samples = generator.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
+    return samples, score_correctness(samples)
+
+
 def evaluate(runtime, rows: Sequence[dict[str, Any]], max_tokens: int) -> dict[str, float]:
     """`eval/accuracy/<language>` and `eval/accuracy/mean` of greedy decoding on the held-out rows."""
-    samples = runtime.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
-    return accuracy_metrics(samples, score_correctness(samples))
+    return accuracy_metrics(*greedy_graded(runtime, rows, max_tokens))
 
 
 def accuracy_metrics(samples: Batch, correct: np.ndarray) -> dict[str, float]:

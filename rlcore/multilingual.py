@@ -155,9 +155,8 @@ def evaluate_parallel(generator: Generator, rows: Sequence[dict[str, Any]], max_
     """Greedy answers to the held-out rows: (metrics for metrics.jsonl, the full report).
 
     Per-language accuracy uses every row; Acc@k and majority vote use the questions present in all languages."""
-    from rlcore.evaluation import accuracy_metrics, score_correctness
-    samples = generator.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
-    correct = score_correctness(samples)
+    from rlcore.evaluation import accuracy_metrics, greedy_graded
+    samples, correct = greedy_graded(generator, rows, max_tokens)
     metrics = accuracy_metrics(samples, correct)
     answers = [final_answer(text) for text in samples["response_text"]]
     results = ParallelResults.from_graded(samples["id"], samples["language"], correct, answers, language_order)

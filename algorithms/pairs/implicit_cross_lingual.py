@@ -84,8 +84,7 @@ class ImplicitCrossLingual(PairBuilder):
             alphas[language] = length_control_alpha(arrays, cfg.alpha_step) if cfg.length_control else 0.0
             for members, (group_rewards, lengths) in zip(member_lists, arrays):
                 best, worst = select_pair(group_rewards, lengths, alphas[language])
-                if best == worst or group_rewards[best] - alphas[language] * lengths[best] == \
-                        group_rewards[worst] - alphas[language] * lengths[worst]:
+                if best == worst:  # argmax and argmin agree only when every r′ of the prompt is equal
                     ties += 1
                     continue
                 chosen, rejected = samples[members[best]], samples[members[worst]]
