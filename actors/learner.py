@@ -1,4 +1,5 @@
 """LearnerWorker: one data-parallel rank of a DeepSpeed engine (ZeRO 0-3, fp32/bf16, gloo on CPU, nccl on GPU)."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,14 @@ from rlcore.batch import Batch
 from rlcore.cluster import Worker
 from rlcore.config import LearnerSection, ModelSection
 from rlcore.losses import LOSSES, aggregate, normalizer
-from rlcore.modeling import (batch_logprobs, collate_sequences, load_causal_lm, response_logprobs, response_mask_of,
-                             torch_device)
+from rlcore.modeling import (
+    batch_logprobs,
+    collate_sequences,
+    load_causal_lm,
+    response_logprobs,
+    response_mask_of,
+    torch_device,
+)
 from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
 from rlcore.weight_sync import WeightBucketer
 
@@ -50,6 +57,7 @@ def deepspeed_config(cfg: LearnerSection, on_gpu: bool) -> dict[str, Any]:
 
 def lr_lambda(cfg: LearnerSection, total_steps: int):
     """Linear warm-up, then constant, cosine or linear decay to 0 over `total_steps` optimizer steps."""
+
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
@@ -59,12 +67,21 @@ def lr_lambda(cfg: LearnerSection, total_steps: int):
         if cfg.lr_schedule == "linear":
             return 1.0 - progress
         return 1.0
+
     return factor
 
 
 class LearnerWorker(Worker):
-    def __init__(self, rank: int, world_size: int, model_path: str, learner: dict, model: dict, seed: int,
-                 total_optimizer_steps: int):
+    def __init__(
+        self,
+        rank: int,
+        world_size: int,
+        model_path: str,
+        learner: dict,
+        model: dict,
+        seed: int,
+        total_optimizer_steps: int,
+    ):
         super().__init__(rank, world_size)
         self.cfg = LearnerSection(**learner)
         self.model_cfg = ModelSection(**model)
@@ -83,8 +100,13 @@ class LearnerWorker(Worker):
         import deepspeed
 
         on_gpu = torch.cuda.is_available()
-        os.environ.update(MASTER_ADDR=master_addr, MASTER_PORT=str(master_port), RANK=str(self.rank),
-                          WORLD_SIZE=str(self.world_size), LOCAL_RANK="0")
+        os.environ.update(
+            MASTER_ADDR=master_addr,
+            MASTER_PORT=str(master_port),
+            RANK=str(self.rank),
+            WORLD_SIZE=str(self.world_size),
+            LOCAL_RANK="0",
+        )
         backend = self.cfg.backend if self.cfg.backend != "auto" else ("nccl" if on_gpu else "gloo")
         deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
         torch.manual_seed(self.seed)
@@ -93,19 +115,27 @@ class LearnerWorker(Worker):
         if self.cfg.zero_stage == 3:
             # Keeps a reference alive so from_pretrained loads each rank's partition only (ZeRO-3 init).
             from transformers.integrations import HfDeepSpeedConfig
+
             self._hf_ds_config = HfDeepSpeedConfig(ds_config)
-        model = load_causal_lm(self.model_path, "float32", self.model_cfg.attn_implementation,
-                               self.model_cfg.trust_remote_code)
+        model = load_causal_lm(
+            self.model_path, "float32", self.model_cfg.attn_implementation, self.model_cfg.trust_remote_code
+        )
         if self.cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         self.engine, _, _, self.scheduler = deepspeed.initialize(
-            model=model, model_parameters=[p for p in model.parameters() if p.requires_grad], config=ds_config,
+            model=model,
+            model_parameters=[p for p in model.parameters() if p.requires_grad],
+            config=ds_config,
             lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lr_lambda(self.cfg, self.total_optimizer_steps)))
+                optimizer, lr_lambda(self.cfg, self.total_optimizer_steps)
+            ),
+        )
         self.device = torch_device()
         self.bucketer = WeightBucketer(self.engine.module, zero3=self.cfg.zero_stage == 3, rank=self.rank)
-        return {"backend": backend, "parameters": sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel()
-                                                    for p in model.parameters())}
+        return {
+            "backend": backend,
+            "parameters": sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters()),
+        }
 
     # ---- forward passes ---------------------------------------------------------------------------------------
     def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:
@@ -114,15 +144,25 @@ class LearnerWorker(Worker):
         values = batch_logprobs(self.engine, batch, self.cfg.micro_batch_size, temperature, self.device)
         return Batch(tensors={"logprobs": values})
 
-    def train(self, batch: Batch, loss: str, loss_params: dict[str, Any], aggregation: str = "token-mean",
-              mini_batches: int = 1, epochs: int = 1, temperature: float = 1.0) -> dict[str, float]:
+    def train(
+        self,
+        batch: Batch,
+        loss: str,
+        loss_params: dict[str, Any],
+        aggregation: str = "token-mean",
+        mini_batches: int = 1,
+        epochs: int = 1,
+        temperature: float = 1.0,
+    ) -> dict[str, float]:
         """`epochs` passes over this rank's shard, one optimizer step per mini-batch."""
         import torch.distributed as dist
 
         loss_fn = LOSSES.get(loss)
         if aggregation == "pair-mean" and self.cfg.micro_batch_size % 2:
-            raise ValueError(f"pair losses need an even learner.micro_batch_size (a pair's two rows train together); "
-                             f"got {self.cfg.micro_batch_size}")
+            raise ValueError(
+                f"pair losses need an even learner.micro_batch_size (a pair's two rows train together); "
+                f"got {self.cfg.micro_batch_size}"
+            )
         self.engine.train()
         totals: dict[str, float] = defaultdict(float)
         weights: dict[str, float] = defaultdict(float)
@@ -131,11 +171,13 @@ class LearnerWorker(Worker):
             for mini in batch.split(mini_batches):
                 micros = mini.chunks(self.cfg.micro_batch_size)
                 inputs_list = [collate_sequences(micro, self.device) for micro in micros]
-                masks = [response_mask_of(inputs, _width(micro)) for inputs, micro in zip(inputs_list, micros)]
+                masks = [
+                    response_mask_of(inputs, _width(micro)) for inputs, micro in zip(inputs_list, micros, strict=True)
+                ]
                 local = sum((normalizer(mask, aggregation).cpu() for mask in masks), torch.zeros(()))
                 dist.all_reduce(local)  # the mean is over the whole mini-batch, across ranks and micro-batches
                 scale = self.world_size / local.clamp(min=1).item()
-                for index, (micro, inputs, mask) in enumerate(zip(micros, inputs_list, masks)):
+                for index, (micro, inputs, mask) in enumerate(zip(micros, inputs_list, masks, strict=True)):
                     self.engine.set_gradient_accumulation_boundary(index == len(micros) - 1)
                     width = _width(micro)
                     logp = response_logprobs(self.engine, inputs, width, temperature)
@@ -156,8 +198,9 @@ class LearnerWorker(Worker):
                     totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
                     weights["neg_logprob"] += tokens
                     if "rollout_logprobs" in tensors:  # the engine and the learner should agree on π
-                        totals["rollout_logprob_gap"] += ((logp.detach() - tensors["rollout_logprobs"]).abs()
-                                                          * mask).sum().item()
+                        totals["rollout_logprob_gap"] += (
+                            ((logp.detach() - tensors["rollout_logprobs"]).abs() * mask).sum().item()
+                        )
                         weights["rollout_logprob_gap"] += tokens
                 unclipped = self._grad_norm_before_step()
                 self.engine.step()
@@ -178,8 +221,11 @@ class LearnerWorker(Worker):
         if self.cfg.zero_stage != 0:
             return None
         grads = [p.grad for p in self.engine.module.parameters() if p.grad is not None]
-        return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))\
-            if grads else None
+        return (
+            float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
+            if grads
+            else None
+        )
 
     # ---- weights and checkpoints ------------------------------------------------------------------------------
     def weight_buckets(self, bucket_mb: float, dtype: str) -> list[ray.ObjectRef]:
@@ -192,16 +238,23 @@ class LearnerWorker(Worker):
         state_dict = self.bucketer.full_state_dict()
         if self.rank == 0:
             from transformers import AutoTokenizer
+
             path.mkdir(parents=True, exist_ok=True)
             self.engine.module.save_pretrained(path, state_dict=state_dict, safe_serialization=True)
             AutoTokenizer.from_pretrained(tokenizer_path).save_pretrained(path)
         if save_optimizer:
             # Beside, not inside, the model files: vLLM and transformers load every *.safetensors of the folder.
             (path / TRAINING_STATE_DIR).mkdir(parents=True, exist_ok=True)
-            save_state(path / TRAINING_STATE_DIR / f"learner_rank{self.rank}",
-                       {"optimizer": self._optimizer_state(),
-                        "scheduler": self.scheduler.state_dict(), "rng": rng_state(),
-                        "world_size": self.world_size, "zero_stage": self.cfg.zero_stage})
+            save_state(
+                path / TRAINING_STATE_DIR / f"learner_rank{self.rank}",
+                {
+                    "optimizer": self._optimizer_state(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "world_size": self.world_size,
+                    "zero_stage": self.cfg.zero_stage,
+                },
+            )
 
     def load_training_state(self, directory: str) -> bool:
         """Restore optimizer, scheduler and RNG written by save_checkpoint; False if the checkpoint has none."""
@@ -210,13 +263,14 @@ class LearnerWorker(Worker):
             return False
         state = load_state(path)
         if state["world_size"] != self.world_size or state["zero_stage"] != self.cfg.zero_stage:
-            raise ValueError(f"{directory} was saved with {state['world_size']} learner ranks and ZeRO-"
-                             f"{state['zero_stage']}; this run has {self.world_size} and ZeRO-{self.cfg.zero_stage}")
+            raise ValueError(
+                f"{directory} was saved with {state['world_size']} learner ranks and ZeRO-"
+                f"{state['zero_stage']}; this run has {self.world_size} and ZeRO-{self.cfg.zero_stage}"
+            )
         self._load_optimizer_state(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         return True
-
 
     def _optimizer_state(self) -> dict[str, Any]:
         """The optimizer's state dict, minus what only objects can hold: ZeRO optimizers add their loss-scaler
@@ -226,6 +280,7 @@ class LearnerWorker(Worker):
         if self.cfg.zero_stage == 0:
             return state
         from deepspeed.checkpoint.constants import LOSS_SCALER, PARAM_SLICE_MAPPINGS, ZERO_STAGE
+
         state = {key: value for key, value in state.items() if key not in (LOSS_SCALER, PARAM_SLICE_MAPPINGS)}
         state[ZERO_STAGE] = int(state[ZERO_STAGE])
         return state
@@ -236,8 +291,8 @@ class LearnerWorker(Worker):
             return
         from deepspeed.checkpoint.constants import LOSS_SCALER, ZERO_STAGE
         from deepspeed.runtime.zero.config import ZeroStageEnum
-        state = {**state, ZERO_STAGE: ZeroStageEnum(state[ZERO_STAGE]),
-                 LOSS_SCALER: self.engine.optimizer.loss_scaler}
+
+        state = {**state, ZERO_STAGE: ZeroStageEnum(state[ZERO_STAGE]), LOSS_SCALER: self.engine.optimizer.loss_scaler}
         # ZeRO optimizers take one state dict per rank and read their own: ours, at every index.
         self.engine.optimizer.load_state_dict([state] * self.world_size, load_from_fp32_weights=True)
 

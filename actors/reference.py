@@ -1,4 +1,5 @@
 """ReferenceWorker: a frozen copy of the initial policy that only computes response log-probabilities."""
+
 from __future__ import annotations
 
 from rlcore.batch import Batch
@@ -7,8 +8,9 @@ from rlcore.modeling import batch_logprobs, load_causal_lm, torch_device
 
 
 class ReferenceWorker(Worker):
-    def __init__(self, rank: int, world_size: int, model_path: str, dtype: str, attn_implementation: str,
-                 micro_batch_size: int):
+    def __init__(
+        self, rank: int, world_size: int, model_path: str, dtype: str, attn_implementation: str, micro_batch_size: int
+    ):
         super().__init__(rank, world_size)
         self.device = torch_device()
         self.model = load_causal_lm(model_path, dtype, attn_implementation).to(self.device).eval()

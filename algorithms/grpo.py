@@ -1,5 +1,6 @@
 """GRPO (Shao et al. 2024, DeepSeekMath §4.1): sample a group per prompt, normalise rewards within the group,
 and update with a clipped surrogate, optionally penalised by KL to the reference policy."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -51,9 +52,15 @@ class GRPO(Algorithm):
                 samples = rt.policy_logprobs(samples)
         samples = samples.with_tensors(advantages=self.advantages(samples))
         with self.phase("train"):
-            train = rt.train(samples, loss="grpo", loss_params=self.loss_params(),
-                             aggregation=cfg.loss_aggregation, mini_batches=cfg.mini_batches, epochs=cfg.epochs,
-                             temperature=self.config.rollout.temperature)
+            train = rt.train(
+                samples,
+                loss="grpo",
+                loss_params=self.loss_params(),
+                aggregation=cfg.loss_aggregation,
+                mini_batches=cfg.mini_batches,
+                epochs=cfg.epochs,
+                temperature=self.config.rollout.temperature,
+            )
         with self.phase("sync"):
             sync = rt.sync_weights()
         return {**self.sample_metrics(samples), **{f"train/{k}": v for k, v in train.items()}, **sync}
@@ -73,8 +80,12 @@ class GRPO(Algorithm):
         return estimator(samples["rewards"], groups)
 
     def loss_params(self) -> dict:
-        return {"clip_low": self.cfg.clip_low, "clip_high": self.cfg.clip_high, "kl_coef": self.cfg.kl_coef,
-                "kl_estimator": self.cfg.kl_estimator}
+        return {
+            "clip_low": self.cfg.clip_low,
+            "clip_high": self.cfg.clip_high,
+            "kl_coef": self.cfg.kl_coef,
+            "kl_estimator": self.cfg.kl_estimator,
+        }
 
 
 def rollout_metrics(samples) -> dict[str, float]:

@@ -12,6 +12,7 @@ Each iteration writes iterations/iter_<t>/{generations,pairs}.jsonl (pairs carry
 run resumes inside an iteration with the same pairs and reference. Offline DPO on a pair file is the same code with
 one iteration and no generation (`pair_file`).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
 from algorithms.pairs import PAIR_BUILDERS, PairBuilderConfig, PairContext
 from rlcore.batch import Batch
 from rlcore.config import validate_named
-from rlcore.data import PromptSampler, load_rows
+from rlcore.data import PromptSampler
 from rlcore.modeling import load_tokenizer
 from rlcore.pair_files import load_pair_file, read_jsonl, write_jsonl
 
@@ -37,16 +38,21 @@ log = logging.getLogger(__name__)
 
 
 class IterativeDPOConfig(AlgorithmConfig):
-    steps: int | None = Field(None, ge=1, description="Optimizer steps per iteration; None = `epochs` passes "
-                                                      "over that iteration's pairs.")
+    steps: int | None = Field(
+        None, ge=1, description="Optimizer steps per iteration; None = `epochs` passes over that iteration's pairs."
+    )
     iterations: int = Field(2, ge=1)
     prompts_per_iteration: int = Field(256, ge=1)
-    pair_builder: SerializeAsAny[PairBuilderConfig] = Field(default_factory=lambda: {"name": "reward_ranked"},
-                                                            validate_default=True)
-    pair_file: str | None = Field(None, description="Offline DPO: train on this JSONL of prompt/chosen/rejected "
-                                                    "(one iteration, nothing generated).")
+    pair_builder: SerializeAsAny[PairBuilderConfig] = Field(
+        default_factory=lambda: {"name": "reward_ranked"}, validate_default=True
+    )
+    pair_file: str | None = Field(
+        None,
+        description="Offline DPO: train on this JSONL of prompt/chosen/rejected (one iteration, nothing generated).",
+    )
     reference: Literal["initial", "previous"] = Field(
-        "initial", description="π_ref: the initial model (reference workers) or the iteration's starting policy.")
+        "initial", description="π_ref: the initial model (reference workers) or the iteration's starting policy."
+    )
     loss_type: Literal["sigmoid", "ipo", "sppo_hard"] = "sigmoid"
     beta: float = Field(0.1, gt=0)
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
@@ -62,7 +68,7 @@ class IterativeDPOConfig(AlgorithmConfig):
         return validate_named(value, lambda name: PAIR_BUILDERS.get(name).Config, default="reward_ranked")
 
     @model_validator(mode="after")
-    def _offline_is_one_iteration(self) -> "IterativeDPOConfig":
+    def _offline_is_one_iteration(self) -> IterativeDPOConfig:
         if self.pair_file and self.iterations != 1:
             raise ValueError(f"with a pair_file (offline DPO) iterations must be 1, got {self.iterations}")
         return self
@@ -79,13 +85,15 @@ class IterativeDPO(Algorithm):
     # ---- data -------------------------------------------------------------------------------------------------
     def load_data(self) -> None:
         super().load_data()
-        self.builder = PAIR_BUILDERS.get(self.cfg.pair_builder.name)(self.cfg.pair_builder,
-                                                                    self.config.data.train_languages)
+        self.builder = PAIR_BUILDERS.get(self.cfg.pair_builder.name)(
+            self.cfg.pair_builder, self.config.data.train_languages
+        )
         all_rows = self.sampler.rows
         self.rows_by_key = {(row["id"], row["language"]): row for row in all_rows}
         wanted = set(self.builder.prompt_languages())
-        self.sampler = PromptSampler([row for row in all_rows if row["language"] in wanted], self.config.run.seed,
-                                     self.config.data.shuffle)
+        self.sampler = PromptSampler(
+            [row for row in all_rows if row["language"] in wanted], self.config.run.seed, self.config.data.shuffle
+        )
 
     def iteration_dir(self, iteration: int) -> Path:
         return self.run_dir / "iterations" / f"iter_{iteration}"
@@ -103,8 +111,11 @@ class IterativeDPO(Algorithm):
         total = 0
         for iteration in range(1, self.cfg.iterations + 1):
             folder = self.iteration_dir(iteration)
-            pairs = json.loads((folder / "summary.json").read_text())["pairs"] if (folder / "pairs.jsonl").exists() \
+            pairs = (
+                json.loads((folder / "summary.json").read_text())["pairs"]
+                if (folder / "pairs.jsonl").exists()
                 else self.cfg.prompts_per_iteration
+            )
             total += self.steps_for(pairs)
         return max(total, 1)
 
@@ -117,8 +128,8 @@ class IterativeDPO(Algorithm):
             if not self.cfg.steps and len(order) >= len(pairs) * self.cfg.epochs:
                 break
         size, ranks = self.cfg.pairs_per_step, self.config.learner.num_workers
-        batches = [order[i:i + size] for i in range(0, len(order), size)][:self.steps_for(len(pairs))]
-        batches = [b[:len(b) - len(b) % ranks] for b in batches]
+        batches = [order[i : i + size] for i in range(0, len(order), size)][: self.steps_for(len(pairs))]
+        batches = [b[: len(b) - len(b) % ranks] for b in batches]
         return [b for b in batches if b]
 
     # ---- the loop ---------------------------------------------------------------------------------------------
@@ -142,17 +153,22 @@ class IterativeDPO(Algorithm):
                 if step <= start_step:
                     continue
                 last = index == len(batches) - 1
-                metrics = {"iteration": float(iteration), **(built_metrics if index == 0 else {}),
-                           **self.step(step, batch_pairs, sync=last)}
-                self.end_step(step, metrics, final=last and iteration == self.cfg.iterations,
-                              evaluate=last, checkpoint=last)
+                metrics = {
+                    "iteration": float(iteration),
+                    **(built_metrics if index == 0 else {}),
+                    **self.step(step, batch_pairs, sync=last),
+                }
+                self.end_step(
+                    step, metrics, final=last and iteration == self.cfg.iterations, evaluate=last, checkpoint=last
+                )
 
     def step(self, step: int, pair_indices: list[int], sync: bool = False) -> dict[str, float]:
         """One optimizer step on these pairs of the current iteration; `sync` pushes π to the rollout workers."""
         rows = [row for p in pair_indices for row in (2 * p, 2 * p + 1)]
         with self.phase("train"):
-            train = self.runtime.train(self.pairs.select(rows), loss="dpo", loss_params=self.loss_params(),
-                                       aggregation="pair-mean")
+            train = self.runtime.train(
+                self.pairs.select(rows), loss="dpo", loss_params=self.loss_params(), aggregation="pair-mean"
+            )
         metrics = {f"train/{k}": v for k, v in train.items()}
         if sync:
             with self.phase("sync"):
@@ -167,23 +183,32 @@ class IterativeDPO(Algorithm):
             self.sampler.load_state(summary["sampler_after"])
             return read_jsonl(folder / "pairs.jsonl"), {}
         if resuming:
-            raise RuntimeError(f"cannot resume: {folder / 'pairs.jsonl'} is missing, but a checkpoint was taken "
-                               f"after iteration {iteration} started")
+            raise RuntimeError(
+                f"cannot resume: {folder / 'pairs.jsonl'} is missing, but a checkpoint was taken "
+                f"after iteration {iteration} started"
+            )
         started = time.perf_counter()
         pairs, generations, dropped, stats = self.build_pairs()
         with self.phase("reference"):
             pairs = self.with_reference_logps(pairs)
         folder.mkdir(parents=True, exist_ok=True)
         write_jsonl(folder / "generations.jsonl", generations)
-        summary = {"iteration": iteration, "pairs": len(pairs), "generations": len(generations), "dropped": dropped,
-                   "stats": stats,
-                   "seconds": time.perf_counter() - started, "sampler_after": self.sampler.state(),
-                   "policy_version": self.runtime.policy_version}
+        summary = {
+            "iteration": iteration,
+            "pairs": len(pairs),
+            "generations": len(generations),
+            "dropped": dropped,
+            "stats": stats,
+            "seconds": time.perf_counter() - started,
+            "sampler_after": self.sampler.state(),
+            "policy_version": self.runtime.policy_version,
+        }
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
         write_jsonl(folder / "pairs.jsonl", pairs)  # last: its presence means the iteration's data is complete
         if not pairs:
-            raise RuntimeError(f"iteration {iteration} produced no pairs (dropped: {dropped}); see "
-                               f"{folder / 'generations.jsonl'}")
+            raise RuntimeError(
+                f"iteration {iteration} produced no pairs (dropped: {dropped}); see {folder / 'generations.jsonl'}"
+            )
         metrics = {"pairs/count": float(len(pairs)), "pairs/build_s": summary["seconds"]}
         metrics.update({f"pairs/dropped_{k}": float(v) for k, v in dropped.items()})
         metrics.update({f"pairs/{k}": float(v) for k, v in stats.items()})
@@ -199,8 +224,12 @@ class IterativeDPO(Algorithm):
         with self.phase("generate"):
             result = self.builder.build(prompts, ctx)
         distinct = [p for p in result.pairs if p["chosen_ids"] != p["rejected_ids"]]
-        return (distinct, result.generations, {**result.dropped, "identical": len(result.pairs) - len(distinct)},
-                result.stats)
+        return (
+            distinct,
+            result.generations,
+            {**result.dropped, "identical": len(result.pairs) - len(distinct)},
+            result.stats,
+        )
 
     def with_reference_logps(self, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Adds ref_chosen_logp / ref_rejected_logp, computed once for the whole iteration."""
@@ -212,22 +241,32 @@ class IterativeDPO(Algorithm):
         else:  # π_t, the policy this iteration starts from
             per_token = self.runtime.policy_logprobs(batch)["old_logprobs"]
         sums = per_token.sum(axis=1)  # padded positions hold 0
-        return [{**pair, "ref_chosen_logp": float(sums[2 * i]), "ref_rejected_logp": float(sums[2 * i + 1])}
-                for i, pair in enumerate(pairs)]
+        return [
+            {**pair, "ref_chosen_logp": float(sums[2 * i]), "ref_rejected_logp": float(sums[2 * i + 1])}
+            for i, pair in enumerate(pairs)
+        ]
 
     @cached_property
     def tokenizer(self):
         return load_tokenizer(self.runtime.base_model_path)
 
     def loss_params(self) -> dict[str, Any]:
-        return {"loss_type": self.cfg.loss_type, "beta": self.cfg.beta, "label_smoothing": self.cfg.label_smoothing,
-                "nll_alpha": self.cfg.nll_alpha, "length_normalized": self.cfg.length_normalized}
+        return {
+            "loss_type": self.cfg.loss_type,
+            "beta": self.cfg.beta,
+            "label_smoothing": self.cfg.label_smoothing,
+            "nll_alpha": self.cfg.nll_alpha,
+            "length_normalized": self.cfg.length_normalized,
+        }
 
 
 def pair_batch(pairs: list[dict[str, Any]]) -> Batch:
     """Rows alternate chosen, rejected (what the `dpo` loss expects), with reference sequence log-probs if known."""
-    rows = [{"prompt_ids": p["prompt_ids"], "response_ids": ids} for p in pairs
-            for ids in (p["chosen_ids"], p["rejected_ids"])]
+    rows = [
+        {"prompt_ids": p["prompt_ids"], "response_ids": ids}
+        for p in pairs
+        for ids in (p["chosen_ids"], p["rejected_ids"])
+    ]
     batch = Batch.from_rows(rows)
     if pairs and "ref_chosen_logp" in pairs[0]:
         ref = np.array([v for p in pairs for v in (p["ref_chosen_logp"], p["ref_rejected_logp"])], np.float32)

@@ -5,6 +5,7 @@ multilingual evaluation (accuracy per language, Acc@k over languages, majority v
 The step is GRPO's; only the data differ: `data.train_languages` chooses the languages, only questions present
 in all of them are kept, and `batching` decides how a step's fixed number of prompts is filled. The `sweep`
 section describes the N = 1..K experiment run by `rlcore sweep` (rlcore/sweep.py)."""
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,19 @@ class SweepSection(Section):
     """The parallel scaling-law experiment: one independent run per language set, then one report."""
 
     languages: list[str] | None = Field(
-        None, description="Ordered languages (English first); run N trains on the first N. "
-                          "None = data.train_languages.")
+        None, description="Ordered languages (English first); run N trains on the first N. None = data.train_languages."
+    )
     sizes: list[int] = Field(default_factory=lambda: [1, 2, 3, 4], description="The values of N (prefix lengths).")
     language_sets: list[list[str]] | None = Field(
-        None, description="Explicit training language sets, one run each; overrides languages/sizes.")
+        None, description="Explicit training language sets, one run each; overrides languages/sizes."
+    )
     execution: Literal["task", "inline"] = Field(
-        "task", description="task: each run is a Ray task (independent, any node); inline: in this process.")
+        "task", description="task: each run is a Ray task (independent, any node); inline: in this process."
+    )
     max_concurrent: int = Field(1, ge=1, description="Runs at the same time (task execution).")
     min_trained_gain: float = Field(
-        0.01, ge=0, description="Transferability is undefined when the trained languages gained at most this.")
+        0.01, ge=0, description="Transferability is undefined when the trained languages gained at most this."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SweepSection:
@@ -48,8 +52,10 @@ class SweepSection(Section):
 
 class ParallelRPTConfig(GRPOConfig):
     batching: Literal["question", "language", "random"] = Field(
-        "question", description="Fill a step by whole questions (all language versions of a question in the same "
-                                "step), by language (equal share per language), or at random.")
+        "question",
+        description="Fill a step by whole questions (all language versions of a question in the same "
+        "step), by language (equal share per language), or at random.",
+    )
     sweep: SweepSection = Field(default_factory=SweepSection)
 
 
@@ -61,8 +67,9 @@ class ParallelRPT(GRPO):
         super().load_data()
         data = self.config.data
         rows = parallel_rows(self.sampler.rows, data.train_languages)
-        self.sampler = ParallelSampler(rows, data.train_languages, self.config.run.seed, self.cfg.batching,
-                                       data.shuffle)
+        self.sampler = ParallelSampler(
+            rows, data.train_languages, self.config.run.seed, self.cfg.batching, data.shuffle
+        )
         self.last_report: dict[str, Any] | None = None
 
     def sample_metrics(self, samples) -> dict[str, float]:
@@ -84,18 +91,21 @@ class ParallelRPT(GRPO):
             return {}
         with self.phase("eval"):
             metrics, self.last_report = evaluate_parallel(
-                self.runtime, self.eval_rows, self.config.eval.max_tokens or self.config.rollout.max_tokens,
-                self.config.data.eval_languages)
+                self.runtime,
+                self.eval_rows,
+                self.config.eval.max_tokens or self.config.rollout.max_tokens,
+                self.config.data.eval_languages,
+            )
         return metrics
 
     def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:
         summary = super().finish(first_eval, last_eval, seconds)
         if self.config.logging.plots:
-            plot_metrics(self.run_dir / "metrics.jsonl", self.run_dir / "plots",
-                         {"train_accuracy_by_language": ["accuracy/"]})
+            plot_metrics(
+                self.run_dir / "metrics.jsonl", self.run_dir / "plots", {"train_accuracy_by_language": ["accuracy/"]}
+            )
         if self.last_report is not None:
-            report = {"step": self.cfg.steps, "train_languages": self.config.data.train_languages,
-                      **self.last_report}
+            report = {"step": self.cfg.steps, "train_languages": self.config.data.train_languages, **self.last_report}
             (self.run_dir / "multilingual_eval.json").write_text(json.dumps(report, indent=2))
             report_tables(report, self.config.run.name)
         return summary

@@ -21,6 +21,7 @@ pass 2 (the same work, a second epoch) beside TRL precompute, with both referenc
 trains in remote calls of `--steps-per-call` optimizer steps (mini_batches), 1 by default, as an algorithm
 calling `runtime.train` once per step would. Prints a table and writes benchmarks/results/dpo_throughput.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,10 +45,13 @@ LOSS_PARAMS = {"sigmoid": {}, "ipo": {"length_normalized": True}, "sppo_hard": {
 def make_pairs(num_pairs: int, languages: list[str], seed: int) -> list[dict]:
     """chosen = the correct solution, rejected = the same problem solved with one arithmetic slip."""
     from rlcore.world.tasks import corrupt_solution, generate_problems, render_solution
+
     rng = random.Random(seed)
     problems = generate_problems("train", -(-num_pairs // len(languages)), languages, seed=seed)[:num_pairs]
-    return [{"prompt": p.prompt, "chosen": p.solution,
-             "rejected": render_solution(corrupt_solution(p, rng)[0], p.language)} for p in problems]
+    return [
+        {"prompt": p.prompt, "chosen": p.solution, "rejected": render_solution(corrupt_solution(p, rng)[0], p.language)}
+        for p in problems
+    ]
 
 
 class Lockstep(TrainerCallback):
@@ -96,15 +100,38 @@ def build_trl(pairs: list[dict], model_path: str, args, precompute: bool):
 
     datasets.disable_progress_bars()
     config = trl.DPOConfig(
-        output_dir=tempfile.mkdtemp(prefix="dpo_bench_trl_"), use_cpu=True, bf16=False, report_to=[],
-        loss_type=[args.loss_type], beta=args.beta, per_device_train_batch_size=args.batch_pairs,
-        gradient_accumulation_steps=1, num_train_epochs=1, learning_rate=args.lr, optim="adamw_torch",
-        adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, weight_decay=0.0, lr_scheduler_type="constant",
-        warmup_steps=0, max_grad_norm=args.grad_clip, train_sampling_strategy="sequential", seed=args.seed,
-        logging_strategy="no", save_strategy="no", disable_tqdm=True, precompute_ref_log_probs=precompute,
-        dataloader_num_workers=0)
-    return TimedDPOTrainer(model=load_causal_lm(model_path, "float32", args.attn), args=config,
-                           train_dataset=datasets.Dataset.from_list(pairs), processing_class=load_tokenizer(model_path))
+        output_dir=tempfile.mkdtemp(prefix="dpo_bench_trl_"),
+        use_cpu=True,
+        bf16=False,
+        report_to=[],
+        loss_type=[args.loss_type],
+        beta=args.beta,
+        per_device_train_batch_size=args.batch_pairs,
+        gradient_accumulation_steps=1,
+        num_train_epochs=1,
+        learning_rate=args.lr,
+        optim="adamw_torch",
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        adam_epsilon=1e-8,
+        weight_decay=0.0,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        max_grad_norm=args.grad_clip,
+        train_sampling_strategy="sequential",
+        seed=args.seed,
+        logging_strategy="no",
+        save_strategy="no",
+        disable_tqdm=True,
+        precompute_ref_log_probs=precompute,
+        dataloader_num_workers=0,
+    )
+    return TimedDPOTrainer(
+        model=load_causal_lm(model_path, "float32", args.attn),
+        args=config,
+        train_dataset=datasets.Dataset.from_list(pairs),
+        processing_class=load_tokenizer(model_path),
+    )
 
 
 class Rlcore:
@@ -116,26 +143,47 @@ class Rlcore:
         from rlcore.runtime import Runtime
 
         self.args, self.rows_per_step = args, 2 * args.batch_pairs
-        cfg = load_config("configs/demo_grpo.yaml", [
-            f"model.path={model_path}", f"model.attn_implementation={args.attn}", f"run.seed={args.seed}",
-            f"learner.micro_batch_size={self.rows_per_step}", f"learner.lr={args.lr}", "learner.lr_schedule=constant",
-            f"learner.grad_clip={args.grad_clip}", "learner.warmup_steps=0", "learner.weight_decay=0.0",
-            f"reference.micro_batch_size={self.rows_per_step}", f"cluster.torch_threads={args.threads}"])
+        cfg = load_config(
+            "configs/demo_grpo.yaml",
+            [
+                f"model.path={model_path}",
+                f"model.attn_implementation={args.attn}",
+                f"run.seed={args.seed}",
+                f"learner.micro_batch_size={self.rows_per_step}",
+                f"learner.lr={args.lr}",
+                "learner.lr_schedule=constant",
+                f"learner.grad_clip={args.grad_clip}",
+                "learner.warmup_steps=0",
+                "learner.weight_decay=0.0",
+                f"reference.micro_batch_size={self.rows_per_step}",
+                f"cluster.torch_threads={args.threads}",
+            ],
+        )
         # Ray starts its workers at nice 15 by default; TRL runs in this nice-0 process. On a machine shared with
         # other work that hands rlcore's actors a fraction of the CPU, so both sides run at the same priority here.
         os.environ.setdefault("RAY_worker_niceness", "0")
-        self.runtime = Runtime(cfg, total_optimizer_steps=2 * steps, need_reference=True,
-                               roles=("learner", "reference"))
-        self.rows = [{"prompt_ids": list(t["prompt_ids"]), "response_ids": list(t[side])}  # 2i chosen, 2i+1 rejected
-                     for t in tokenized for side in ("chosen_ids", "rejected_ids")]
+        self.runtime = Runtime(
+            cfg, total_optimizer_steps=2 * steps, need_reference=True, roles=("learner", "reference")
+        )
+        self.rows = [
+            {"prompt_ids": list(t["prompt_ids"]), "response_ids": list(t[side])}  # 2i chosen, 2i+1 rejected
+            for t in tokenized
+            for side in ("chosen_ids", "rejected_ids")
+        ]
         self.batch = Batch.from_rows(self.rows)
-        self.loss_params = {"loss_type": args.loss_type, "beta": args.beta, "label_smoothing": 0.0,
-                            "nll_alpha": 0.0, **LOSS_PARAMS[args.loss_type]}
+        self.loss_params = {
+            "loss_type": args.loss_type,
+            "beta": args.beta,
+            "label_smoothing": 0.0,
+            "nll_alpha": 0.0,
+            **LOSS_PARAMS[args.loss_type],
+        }
         self.runtime.reference_logprobs(self.batch.select(np.arange(self.rows_per_step)))  # warm-up, not timed
 
     def reference(self) -> float:
         """Reference log-probs of every row, summed over the response: the `ref_logps` column. Returns seconds."""
         from rlcore.batch import Batch
+
         start = time.perf_counter()
         ref = self.runtime.reference_logprobs(self.batch)["ref_logprobs"]
         lengths = np.array([len(r["response_ids"]) for r in self.rows])
@@ -147,8 +195,9 @@ class Rlcore:
         """Optimizer steps first..first+count-1 (0-based) in one remote call: (mean loss, seconds)."""
         start = time.perf_counter()
         part = self.batch.select(np.arange(first * self.rows_per_step, (first + count) * self.rows_per_step))
-        metrics = self.runtime.train(part, loss="dpo", loss_params=self.loss_params, aggregation="pair-mean",
-                                     mini_batches=count)
+        metrics = self.runtime.train(
+            part, loss="dpo", loss_params=self.loss_params, aggregation="pair-mean", mini_batches=count
+        )
         return metrics["loss"], time.perf_counter() - start
 
     def lockstep_hook(self, steps: int, log: list):
@@ -159,10 +208,12 @@ class Rlcore:
             if K <= done < steps and (done - K) % per_call == 0:
                 count = min(per_call, steps - done)
                 log.append((done, count, *self.train(done, count)))
+
         return hook
 
     def shutdown(self) -> None:
         import ray
+
         self.runtime.shutdown()
         ray.shutdown()
 
@@ -178,8 +229,13 @@ def main() -> None:
     parser.add_argument("--grad-clip", type=float, default=1.0)
     parser.add_argument("--check-steps", type=int, default=8, help="warm-up steps whose losses are compared")
     parser.add_argument("--steps-per-call", type=int, default=1, help="rlcore optimizer steps per remote call")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads on each side (1: robust when the "
-                        "cores are shared; 2 OpenMP threads on a loaded 2-core machine ran 5x slower)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads on each side (1: robust when the "
+        "cores are shared; 2 OpenMP threads on a loaded 2-core machine ran 5x slower)",
+    )
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tolerance", type=float, default=1e-5)
@@ -192,13 +248,16 @@ def main() -> None:
         parser.error(f"--check-steps must be in [1, {steps - 1}]")
 
     from rlcore.world.tiny_model import ensure_tiny_model
+
     load_start = os.getloadavg()[0]
     model_path = str(ensure_tiny_model())
     torch.set_num_threads(args.threads)  # TRL runs here; rlcore's actors get cluster.torch_threads = the same
     pairs = make_pairs(args.pairs, args.languages.split(","), args.seed)
     trl_default = build_trl(pairs, model_path, args, precompute=False)
-    tokenized = [{k: trl_default.train_dataset[i][k] for k in ("prompt_ids", "chosen_ids", "rejected_ids")}
-                 for i in range(len(pairs))]
+    tokenized = [
+        {k: trl_default.train_dataset[i][k] for k in ("prompt_ids", "chosen_ids", "rejected_ids")}
+        for i in range(len(pairs))
+    ]
     ours = Rlcore(tokenized, model_path, args, steps)
     trainers, clocks, ours_ref, ours_calls = {"trl": trl_default}, {}, {}, {"trl": [], "trl_precompute": []}
     try:
@@ -227,10 +286,16 @@ def main() -> None:
         assert len(trainer.step_losses) == steps, f"{name}: {len(trainer.step_losses)} losses for {steps} steps"
         # A reference pass covers all N steps' pairs; the timed window K+1..N is charged its share of it.
         share = (steps - K) / steps
-        trl_s = {"train": sum(clocks[name].durations[K:]), "reference": trainer.ref_seconds * share,
-                 "reference_full_pass": trainer.ref_seconds}
-        our_s = {"train": sum(call[3] for call in ours_calls[name]), "reference": ours_ref[name] * share,
-                 "reference_full_pass": ours_ref[name]}
+        trl_s = {
+            "train": sum(clocks[name].durations[K:]),
+            "reference": trainer.ref_seconds * share,
+            "reference_full_pass": trainer.ref_seconds,
+        }
+        our_s = {
+            "train": sum(call[3] for call in ours_calls[name]),
+            "reference": ours_ref[name] * share,
+            "reference_full_pass": ours_ref[name],
+        }
         report["seconds"][name], report["seconds"][f"rlcore_vs_{name}"] = trl_s, our_s
         rate = {side: timed_pairs / (sec["train"] + sec["reference"]) for side, sec in ((name, trl_s), ("ours", our_s))}
         report["pairs_per_s"][name], report["pairs_per_s"][f"rlcore_vs_{name}"] = rate[name], rate["ours"]
@@ -238,31 +303,50 @@ def main() -> None:
         report["loss_max_abs_diff"][name] = {
             f"steps_1_{K}": float(np.max(np.abs(np.subtract(check_losses, trainer.step_losses[:K])))),
             # later steps: rlcore's per-call mean loss (pass 1) against TRL's mean over the same steps
-            "later_calls": float(max(abs(loss - np.mean(trainer.step_losses[first:first + count]))
-                                     for first, count, loss, _ in ours_calls["trl"]))}
+            "later_calls": float(
+                max(
+                    abs(loss - np.mean(trainer.step_losses[first : first + count]))
+                    for first, count, loss, _ in ours_calls["trl"]
+                )
+            ),
+        }
     token_counts = {side: [len(t[f"{side}_ids"]) for t in tokenized] for side in ("prompt", "chosen", "rejected")}
     report["setup"] = vars(args) | {
-        "model_path": model_path, "optimizer_steps": steps, "timed_steps": f"{K + 1}..{steps}",
-        "timed_pairs": timed_pairs, "rlcore_remote_calls_timed_per_pass": len(ours_calls["trl"]),
+        "model_path": model_path,
+        "optimizer_steps": steps,
+        "timed_steps": f"{K + 1}..{steps}",
+        "timed_pairs": timed_pairs,
+        "rlcore_remote_calls_timed_per_pass": len(ours_calls["trl"]),
         "rlcore_startup_seconds_excluded": ours.runtime.startup_seconds,
         "tokens": {side: {"mean": float(np.mean(v)), "max": int(np.max(v))} for side, v in token_counts.items()},
-        "machine": {"cpu_cores": os.cpu_count(), "torch_threads_each_side": args.threads,
-                    "load_average_start_end": [load_start, os.getloadavg()[0]],
-                    "ray_worker_niceness": os.environ["RAY_worker_niceness"], "driver_niceness": os.nice(0),
-                    "platform": platform.platform(), "python": platform.python_version()},
-        "versions": _versions()}
+        "machine": {
+            "cpu_cores": os.cpu_count(),
+            "torch_threads_each_side": args.threads,
+            "load_average_start_end": [load_start, os.getloadavg()[0]],
+            "ray_worker_niceness": os.environ["RAY_WORKER_NICENESS"],
+            "driver_niceness": os.nice(0),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "versions": _versions(),
+    }
     report["losses"] = {"rlcore_steps_1_K": check_losses, **{n: t.step_losses for n, t in trainers.items()}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
 
-    print(f"\nDPO throughput: {args.pairs} pairs, {args.batch_pairs} pairs/step, {steps} steps (timed {K + 1}..{steps}"
-          f" in lockstep), {args.loss_type}, fp32, {args.threads} torch thread(s) each side, {os.cpu_count()} cores")
+    print(
+        f"\nDPO throughput: {args.pairs} pairs, {args.batch_pairs} pairs/step, {steps} steps (timed {K + 1}..{steps}"
+        f" in lockstep), {args.loss_type}, fp32, {args.threads} torch thread(s) each side, {os.cpu_count()} cores"
+    )
     print(f"{'side':<26}{'pairs/s':>9}{'train s':>9}{'ref s*':>8}{'ratio':>7}{'max |dloss| 1..K':>18}")
     for name in trainers:
         for side in (f"rlcore_vs_{name}", name):
             sec = report["seconds"][side]
-            extra = (f"{report['ratio'][f'rlcore_over_{name}']:>7.2f}{'':>18}" if side.startswith("rlcore")
-                     else f"{'':>7}{report['loss_max_abs_diff'][name][f'steps_1_{K}']:>18.2e}")
+            extra = (
+                f"{report['ratio'][f'rlcore_over_{name}']:>7.2f}{'':>18}"
+                if side.startswith("rlcore")
+                else f"{'':>7}{report['loss_max_abs_diff'][name][f'steps_1_{K}']:>18.2e}"
+            )
             print(f"{side:<26}{report['pairs_per_s'][side]:>9.1f}{sec['train']:>9.2f}{sec['reference']:>8.2f}{extra}")
     print(f"* the timed steps' share of the reference pass. tokens: {report['setup']['tokens']} -> {args.out}")
     worst = max(d[f"steps_1_{K}"] for d in report["loss_max_abs_diff"].values())
@@ -274,8 +358,14 @@ def _versions() -> dict[str, str]:
     import ray
     import transformers
     import trl
-    return {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
-            "deepspeed": deepspeed.__version__, "ray": ray.__version__}
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+        "deepspeed": deepspeed.__version__,
+        "ray": ray.__version__,
+    }
 
 
 if __name__ == "__main__":

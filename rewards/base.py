@@ -1,4 +1,5 @@
 """The Reward base class and registry: a reward maps samples to scores, one per sample."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

@@ -4,20 +4,22 @@ r(x, y) = logπ_dpo(y|x) − logπ_ref(y|x), with β omitted because rankings do
 The prompt scored is the sample's `score_prompt` column when present (e.g. the English instruction for a response
 in another language), else its `prompt`; the response is the sample's own token ids.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import Field
 
+from rewards.base import REWARDS, Reward, RewardConfig
 from rlcore.batch import Batch
 from rlcore.modeling import batch_logprobs, load_causal_lm, load_tokenizer, resolve_model_path, torch_device
-from rewards.base import REWARDS, Reward, RewardConfig
 
 
 class ImplicitDPOConfig(RewardConfig):
-    model: str = Field(..., description="The DPO-aligned model: a model dir, a run dir (its newest checkpoint) "
-                                        "or builtin:tiny-arith.")
+    model: str = Field(
+        ..., description="The DPO-aligned model: a model dir, a run dir (its newest checkpoint) or builtin:tiny-arith."
+    )
     reference: str = Field("builtin:tiny-arith", description="The DPO model's reference (its SFT start).")
     dtype: str = "float32"
     micro_batch_size: int = Field(32, ge=1)
@@ -36,9 +38,15 @@ class ImplicitDPO(Reward):
         self.tokenizer = load_tokenizer(resolve_model_path(config.reference))
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
-        batch = Batch.from_rows([{
-            "prompt_ids": self.tokenizer.encode(s.get("score_prompt") or s["prompt"], add_special_tokens=False),
-            "response_ids": list(s["response_ids"])} for s in samples])
+        batch = Batch.from_rows(
+            [
+                {
+                    "prompt_ids": self.tokenizer.encode(s.get("score_prompt") or s["prompt"], add_special_tokens=False),
+                    "response_ids": list(s["response_ids"]),
+                }
+                for s in samples
+            ]
+        )
         size = self.config.micro_batch_size  # padded positions hold 0, so row sums are sequence log-probs
         policy = batch_logprobs(self.policy, batch, size, device=self.device).sum(axis=1)
         reference = batch_logprobs(self.reference, batch, size, device=self.device).sum(axis=1)

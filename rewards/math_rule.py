@@ -1,4 +1,5 @@
 """Rule-based math reward: final-answer correctness checked with math-verify, plus a format reward."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,9 @@ from pydantic import Field
 from rewards.base import REWARDS, Reward, RewardConfig
 from rlcore.world.tasks import ANSWER_PHRASES
 
-_PHRASES = sorted({*ANSWER_PHRASES.values(), "The answer is", "the answer is", "Answer:", "####"}, key=len, reverse=True)
+_PHRASES = sorted(
+    {*ANSWER_PHRASES.values(), "The answer is", "the answer is", "Answer:", "####"}, key=len, reverse=True
+)
 _FINAL = re.compile("(?:" + "|".join(re.escape(p) for p in _PHRASES) + r")\s*:?\s*(.+?)\s*\.?\s*$", re.MULTILINE)
 _BOXED = re.compile(r"\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

@@ -5,10 +5,12 @@
 - `columns`: plain per-sample Python values (text, language, ids, token-id lists).
 - `meta`: batch-level values (policy version, step, ...).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +29,7 @@ class Batch:
             raise ValueError(f"Batch columns disagree on the number of samples: {sizes}")
 
     @classmethod
-    def from_rows(cls, rows: Sequence[dict], meta: dict | None = None) -> "Batch":
+    def from_rows(cls, rows: Sequence[dict], meta: dict | None = None) -> Batch:
         """Plain rows (e.g. dataset records) -> a Batch with one column per key."""
         keys = list(rows[0]) if rows else []
         return cls(columns={key: [row[key] for row in rows] for key in keys}, meta=dict(meta or {}))
@@ -54,16 +56,16 @@ class Batch:
         """Per-sample dicts of the plain columns (tensors left out)."""
         return [{key: values[i] for key, values in self.columns.items()} for i in range(len(self))]
 
-    def with_tensors(self, **tensors: np.ndarray) -> "Batch":
+    def with_tensors(self, **tensors: np.ndarray) -> Batch:
         return Batch({**self.tensors, **tensors}, dict(self.columns), dict(self.meta))
 
-    def with_columns(self, **columns: Sequence) -> "Batch":
+    def with_columns(self, **columns: Sequence) -> Batch:
         return Batch(dict(self.tensors), {**self.columns, **columns}, dict(self.meta))
 
-    def with_meta(self, **meta: Any) -> "Batch":
+    def with_meta(self, **meta: Any) -> Batch:
         return Batch(dict(self.tensors), dict(self.columns), {**self.meta, **meta})
 
-    def select(self, indices: Sequence[int] | np.ndarray) -> "Batch":
+    def select(self, indices: Sequence[int] | np.ndarray) -> Batch:
         indices = np.asarray(indices, dtype=np.int64)
         return Batch(
             {key: value[indices] for key, value in self.tensors.items()},
@@ -71,22 +73,22 @@ class Batch:
             dict(self.meta),
         )
 
-    def repeat_interleave(self, times: int) -> "Batch":
+    def repeat_interleave(self, times: int) -> Batch:
         """Each sample `times` times in a row: the layout of n samples per prompt."""
         return self.select(np.repeat(np.arange(len(self)), times))
 
-    def split(self, parts: int) -> list["Batch"]:
+    def split(self, parts: int) -> list[Batch]:
         """Contiguous, near-equal shards in order (the first len % parts shards get one extra sample)."""
         if parts < 1:
             raise ValueError("parts must be >= 1")
         bounds = np.cumsum([0] + [len(self) // parts + (i < len(self) % parts) for i in range(parts)])
         return [self.select(np.arange(bounds[i], bounds[i + 1])) for i in range(parts)]
 
-    def chunks(self, size: int) -> list["Batch"]:
+    def chunks(self, size: int) -> list[Batch]:
         return [self.select(np.arange(start, min(start + size, len(self)))) for start in range(0, len(self), size)]
 
     @staticmethod
-    def concat(batches: Iterable["Batch"]) -> "Batch":
+    def concat(batches: Iterable[Batch]) -> Batch:
         """Inverse of split: samples in order; per-token arrays are right-padded with zeros to the longest."""
         batches = [batch for batch in batches if batch is not None]
         if not batches:
@@ -104,13 +106,13 @@ def _concat_padded(arrays: list[np.ndarray]) -> np.ndarray:
     if arrays[0].ndim < 2:
         return np.concatenate(arrays)
     width = max(array.shape[1] for array in arrays)
-    padded = [
-        np.pad(array, [(0, 0), (0, width - array.shape[1])] + [(0, 0)] * (array.ndim - 2)) for array in arrays
-    ]
+    padded = [np.pad(array, [(0, 0), (0, width - array.shape[1])] + [(0, 0)] * (array.ndim - 2)) for array in arrays]
     return np.concatenate(padded)
 
 
-def pad_sequences(sequences: Sequence[Sequence[float]], dtype=np.int64, value: float = 0) -> tuple[np.ndarray, np.ndarray]:
+def pad_sequences(
+    sequences: Sequence[Sequence[float]], dtype=np.int64, value: float = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Ragged lists -> right-padded [B, T] array and its 0/1 mask."""
     width = max((len(seq) for seq in sequences), default=0)
     out = np.full((len(sequences), width), value, dtype=dtype)

@@ -1,6 +1,7 @@
 """Run checkpoints: checkpoints/step_N/ holds the policy (Hugging Face format, safetensors), each learner rank's
 optimizer/scheduler/RNG state (safetensors + JSON) and trainer_state.json (step, data position, policy version).
 A checkpoint counts only once trainer_state.json is written, so a crash mid-save never becomes the resume point."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ class CheckpointManager:
         temporary = path / (TRAINER_STATE + ".tmp")
         temporary.write_text(json.dumps({"step": step, **trainer_state}, indent=2))
         temporary.replace(path / TRAINER_STATE)
-        for _, old in self.complete()[:-self.keep_last]:
+        for _, old in self.complete()[: -self.keep_last]:
             shutil.rmtree(old, ignore_errors=True)
         return path
 

@@ -1,5 +1,6 @@
 """`rlcore eval CONFIG checkpoint=PATH`: the multilingual evaluation of any checkpoint (or base model) with vLLM
 rollout workers only — no learner, reference or reward workers are started."""
+
 from __future__ import annotations
 
 import json

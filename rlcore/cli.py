@@ -1,5 +1,6 @@
 """`rlcore` command line: train a config on a local or existing Ray cluster (also the `ray job submit` entrypoint),
 evaluate a checkpoint in several languages, run the parallel scaling-law sweep."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,14 +22,20 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("overrides", nargs="*")
     evaluate = commands.add_parser("eval", help="multilingual evaluation of a checkpoint (rollout workers only)")
     evaluate.add_argument("config")
-    evaluate.add_argument("overrides", nargs="*",
-                          help="checkpoint=PATH (required; a model dir or builtin:tiny-arith), output=FILE.json, "
-                               "and dotted overrides, e.g. data.eval_languages=[en,fr]")
+    evaluate.add_argument(
+        "overrides",
+        nargs="*",
+        help="checkpoint=PATH (required; a model dir or builtin:tiny-arith), output=FILE.json, "
+        "and dotted overrides, e.g. data.eval_languages=[en,fr]",
+    )
     sweep = commands.add_parser("sweep", help="the parallel scaling-law sweep of a parallel_rpt config and its report")
     sweep.add_argument("config")
     sweep.add_argument("overrides", nargs="*")
-    sweep.add_argument("--report-only", action="store_true",
-                       help="rebuild the report from the finished runs only (give it before CONFIG)")
+    sweep.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild the report from the finished runs only (give it before CONFIG)",
+    )
     model = commands.add_parser("build-model", help="build (or rebuild) the builtin tiny model and print its card")
     model.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
@@ -36,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "build-model":
         from rlcore.world.tiny_model import main as build_model
+
         build_model(["--force"] if args.force else [])
         return 0
     options = {}
@@ -52,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "config":
         import yaml
+
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         return 0
     from rlcore.cluster import WorkerError
     from rlcore.data import DataError
+
     try:
         return _run(args.command, config, options | {"report_only": getattr(args, "report_only", False)})
     except (DataError, FileNotFoundError, WorkerError, ConfigError) as error:
@@ -69,14 +79,17 @@ EVAL_OPTIONS = ("checkpoint", "output")
 def _run(command: str, config, options: dict[str, Any]) -> int:
     if command == "eval":
         from rlcore.checkpoint_eval import evaluate_checkpoint
+
         evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
         return 0
     if command == "sweep":
         from rlcore.sweep import run_sweep, sweep_dir
+
         report = run_sweep(config, train=not options["report_only"])
         print(f"sweep report: {sweep_dir(config) / 'report.md'}")
         return 1 if report["failures"] else 0
     from algorithms import build_algorithm
+
     summary = build_algorithm(config).run()
     print(f"run directory: {summary['run_dir']}")
     return 0

@@ -1,10 +1,13 @@
 """Ray cluster start-up and worker groups: N actors of one role on a placement group, called with timeouts."""
+
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
@@ -47,8 +50,14 @@ def init_ray(cluster: ClusterSection) -> None:
     # Ray starts workers at nice 15; every heavy process of a run is a worker, so they should not yield the
     # machine to anything else the user runs beside them.
     os.environ.setdefault("RAY_worker_niceness", "0")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=env, _node_ip_address="127.0.0.1",
-             log_to_driver=True, configure_logging=False)
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        runtime_env=env,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=True,
+        configure_logging=False,
+    )
 
 
 def _pythonpath() -> str:
@@ -80,10 +89,20 @@ class WorkerGroup:
     hung actor surfaces as a WorkerError naming the actor and the method.
     """
 
-    def __init__(self, name: str, actor_class: type, num_workers: int, *, num_cpus: float = 1.0,
-                 num_gpus: float = 0.0, env: dict[str, str] | None = None, strategy: str = "PACK",
-                 call_timeout_s: float = 900.0, init_kwargs: dict[str, Any] | None = None,
-                 start_timeout_s: float = 300.0):
+    def __init__(
+        self,
+        name: str,
+        actor_class: type,
+        num_workers: int,
+        *,
+        num_cpus: float = 1.0,
+        num_gpus: float = 0.0,
+        env: dict[str, str] | None = None,
+        strategy: str = "PACK",
+        call_timeout_s: float = 900.0,
+        init_kwargs: dict[str, Any] | None = None,
+        start_timeout_s: float = 300.0,
+    ):
         self.name = name
         self.call_timeout_s = call_timeout_s
         bundles = [{"CPU": num_cpus, **({"GPU": num_gpus} if num_gpus else {})} for _ in range(num_workers)]
@@ -94,13 +113,16 @@ class WorkerGroup:
             remove_placement_group(self.placement_group)
             raise WorkerTimeout(
                 f"{name}: the cluster could not place {num_workers} worker(s) with {bundles[0]} each within "
-                f"{start_timeout_s:.0f}s; available resources: {ray.available_resources()}") from None
+                f"{start_timeout_s:.0f}s; available resources: {ray.available_resources()}"
+            ) from None
         remote_class = ray.remote(actor_class)
         self.actors = [
             remote_class.options(
                 num_cpus=num_cpus,
                 num_gpus=num_gpus,
-                scheduling_strategy=PlacementGroupSchedulingStrategy(self.placement_group, placement_group_bundle_index=rank),
+                scheduling_strategy=PlacementGroupSchedulingStrategy(
+                    self.placement_group, placement_group_bundle_index=rank
+                ),
                 runtime_env={"env_vars": env or {}},
                 max_concurrency=1,
             ).remote(rank=rank, world_size=num_workers, **(init_kwargs or {}))
@@ -125,22 +147,29 @@ class WorkerGroup:
 
     def call_each(self, method: str, per_rank_args: Sequence[tuple], timeout: float | None = None) -> list[Any]:
         """Different positional arguments per actor (e.g. pre-split data)."""
-        refs = [getattr(actor, method).remote(*args) for actor, args in zip(self.actors, per_rank_args)]
+        refs = [getattr(actor, method).remote(*args) for actor, args in zip(self.actors, per_rank_args, strict=True)]
         return self.wait([method] * len(refs), refs, timeout=timeout)
 
-    def wait(self, methods: Sequence[str], refs: Sequence[ray.ObjectRef], ranks: Sequence[int] | None = None,
-             timeout: float | None = None) -> list[Any]:
+    def wait(
+        self,
+        methods: Sequence[str],
+        refs: Sequence[ray.ObjectRef],
+        ranks: Sequence[int] | None = None,
+        timeout: float | None = None,
+    ) -> list[Any]:
         """ray.get with one deadline for all refs; failures name the actor, its rank and the method."""
         ranks = list(ranks) if ranks is not None else list(range(len(refs)))
         deadline = time.monotonic() + (timeout or self.call_timeout_s)
         results = []
-        for rank, method, ref in zip(ranks, methods, refs):
+        for rank, method, ref in zip(ranks, methods, refs, strict=True):
             where = f"{self.name}[{rank}].{method}"
             try:
                 results.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
             except GetTimeoutError:
-                raise WorkerTimeout(f"{where} did not finish within {timeout or self.call_timeout_s:.0f}s "
-                                    f"(hung worker or too small cluster.call_timeout_s)") from None
+                raise WorkerTimeout(
+                    f"{where} did not finish within {timeout or self.call_timeout_s:.0f}s "
+                    f"(hung worker or too small cluster.call_timeout_s)"
+                ) from None
             except RayActorError as error:
                 raise WorkerDied(f"{where}: the worker process died ({_first_line(error)})") from None
             except RayTaskError as error:
@@ -149,14 +178,10 @@ class WorkerGroup:
 
     def shutdown(self) -> None:
         for actor in self.actors:
-            try:
+            with contextlib.suppress(Exception):
                 ray.kill(actor)
-            except Exception:  # noqa: BLE001 - best effort during teardown
-                pass
-        try:
+        with contextlib.suppress(Exception):
             remove_placement_group(self.placement_group)
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def _first_line(error: BaseException) -> str:
@@ -169,6 +194,7 @@ class Worker:
 
     def __init__(self, rank: int = 0, world_size: int = 1):
         import torch
+
         self.rank = rank
         self.world_size = world_size
         torch.set_num_threads(int(os.environ.get("RLCORE_TORCH_THREADS", "1")))

@@ -3,6 +3,7 @@
 Every section forbids unknown keys, so a typo is an error that names the key. The `algorithm` and `reward`
 sections are validated by the config class that the named algorithm or reward registers.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -30,9 +31,11 @@ class RunSection(Section):
 
 class ClusterSection(Section):
     address: str | None = Field(
-        None, description="Ray address to join; None uses $RAY_ADDRESS or starts a local cluster.")
+        None, description="Ray address to join; None uses $RAY_ADDRESS or starts a local cluster."
+    )
     num_cpus: float | None = Field(
-        None, description="Logical CPUs of a local cluster (scheduling slots, not cores); None = max(8, cores).")
+        None, description="Logical CPUs of a local cluster (scheduling slots, not cores); None = max(8, cores)."
+    )
     torch_threads: int = Field(1, ge=1, description="torch threads per actor, so actors do not fight over cores.")
     call_timeout_s: float = Field(900.0, gt=0, description="Timeout of every remote call to a worker group.")
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
@@ -57,8 +60,10 @@ class DataSection(Section):
     language_key: str = "language"
     id_key: str = "id"
     prompt_template: str | None = Field(
-        None, description="File rows only: the prompt text is put in place of {prompt} (e.g. a chat template); "
-                          "None = the prompt as it is.")
+        None,
+        description="File rows only: the prompt text is put in place of {prompt} (e.g. a chat template); "
+        "None = the prompt as it is.",
+    )
     shuffle: bool = True
 
 
@@ -132,6 +137,7 @@ class LoggingSection(Section):
 
 class NamedSection(Section):
     """Base of the algorithm and reward sections; concrete classes come from the registries."""
+
     name: str
 
 
@@ -154,12 +160,14 @@ class RunConfig(Section):
     @classmethod
     def _algorithm_config(cls, value: Any) -> Any:
         from algorithms import ALGORITHMS
+
         return validate_named(value, lambda name: ALGORITHMS.get(name).Config, default="grpo")
 
     @field_validator("reward", mode="before")
     @classmethod
     def _reward_config(cls, value: Any) -> Any:
         from rewards import REWARDS
+
         return validate_named(value, lambda name: REWARDS.get(name).Config, default="math")
 
     @property
@@ -253,8 +261,10 @@ def _named_class(section: str, data: dict) -> Any:
     try:
         if section == "algorithm":
             from algorithms import ALGORITHMS
+
             return ALGORITHMS.get(name).Config
         from rewards import REWARDS
+
         return REWARDS.get(name).Config
     except KeyError:
         return None

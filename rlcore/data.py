@@ -1,9 +1,11 @@
 """Prompt data: the builtin multilingual world or local files, and a resumable seeded sampler."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,11 +18,13 @@ class DataError(ValueError):
     """A data file or row that cannot be used; the message names the file and line."""
 
 
-def load_rows(source: str, split: str, data: DataSection, languages: Sequence[str] | None, seed: int,
-              num_per_language: int) -> list[dict[str, Any]]:
+def load_rows(
+    source: str, split: str, data: DataSection, languages: Sequence[str] | None, seed: int, num_per_language: int
+) -> list[dict[str, Any]]:
     """Rows with keys id, language, prompt, answer (+ whatever else the source has), filtered to `languages`."""
     if source == BUILTIN_DATA:
         from rlcore.world.tasks import LANGUAGES, generate_problems, to_records
+
         languages = list(languages or LANGUAGES)
         unknown = sorted(set(languages) - set(LANGUAGES))
         if unknown:
@@ -64,6 +68,7 @@ def read_records(path: Path):
                 yield number, row
         return
     import datasets
+
     if path.suffix == ".parquet":
         table = datasets.load_dataset("parquet", data_files=str(path), split="train")
     elif path.is_dir():
@@ -78,8 +83,10 @@ def read_records(path: Path):
 def _normalize(row: dict, data: DataSection, source: str, line: int) -> dict[str, Any]:
     missing = [key for key in (data.prompt_key, data.answer_key) if key not in row]
     if missing:
-        raise DataError(f"{source}:{line}: row lacks {missing} (has {sorted(row)}); set data.prompt_key / "
-                        f"data.answer_key if the columns are named differently")
+        raise DataError(
+            f"{source}:{line}: row lacks {missing} (has {sorted(row)}); set data.prompt_key / "
+            f"data.answer_key if the columns are named differently"
+        )
     if not isinstance(row[data.prompt_key], str) or not row[data.prompt_key]:
         raise DataError(f"{source}:{line}: {data.prompt_key!r} must be a non-empty string")
     out = dict(row)
@@ -115,7 +122,7 @@ class PromptSampler:
                 self.epoch, self.index = self.epoch + 1, 0
             order = self._order(self.epoch)
             take = min(size - len(out), len(self.rows) - self.index)
-            out.extend(self.rows[i] for i in order[self.index:self.index + take])
+            out.extend(self.rows[i] for i in order[self.index : self.index + take])
             self.index += take
         return out
 

@@ -1,23 +1,27 @@
 """Held-out evaluation: greedy answers per language, scored for final-answer correctness."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from rlcore.batch import Batch
 from rewards.math_rule import is_correct
+from rlcore.batch import Batch
 
 
 def score_correctness(samples: Batch) -> np.ndarray:
-    return np.array([is_correct(text, gold) for text, gold in zip(samples["response_text"], samples["answer"])],
-                    dtype=np.float32)
+    return np.array(
+        [is_correct(text, gold) for text, gold in zip(samples["response_text"], samples["answer"], strict=True)],
+        dtype=np.float32,
+    )
 
 
 def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float]:
     buckets: dict[str, list[float]] = defaultdict(list)
-    for language, value in zip(samples["language"], correct):
+    for language, value in zip(samples["language"], correct, strict=True):
         buckets[language].append(float(value))
     return {language: float(np.mean(values)) for language, values in sorted(buckets.items())}
 

@@ -5,9 +5,11 @@ losses [B, R] (or, for sequence-level losses such as DPO, per-row losses [B]) pl
 learner aggregates them over a whole mini-batch (all ranks, all micro-batches) with `aggregate`, so gradient
 accumulation does not change the objective. Preference losses live in rlcore/preference_losses.py.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 
@@ -31,8 +33,9 @@ def kl_penalty(logprobs: Tensor, ref_logprobs: Tensor, estimator: str) -> Tensor
     raise ValueError(f"unknown KL estimator {estimator!r}; use k1, k2 or k3")
 
 
-def clipped_policy_loss(logprobs: Tensor, old_logprobs: Tensor, advantages: Tensor, clip_low: float,
-                        clip_high: float) -> tuple[Tensor, Tensor]:
+def clipped_policy_loss(
+    logprobs: Tensor, old_logprobs: Tensor, advantages: Tensor, clip_low: float, clip_high: float
+) -> tuple[Tensor, Tensor]:
     """PPO/GRPO surrogate: max(−A·ρ, −A·clip(ρ, 1−ε_low, 1+ε_high)), ρ = π/π_old. Returns (loss, clipped?)."""
     ratio = torch.exp(logprobs - old_logprobs)
     unclipped = -advantages * ratio
@@ -41,8 +44,16 @@ def clipped_policy_loss(logprobs: Tensor, old_logprobs: Tensor, advantages: Tens
 
 
 @LOSSES.register("grpo")
-def grpo_loss(logprobs: Tensor, mask: Tensor, batch: dict[str, Tensor], *, clip_low: float = 0.2,
-              clip_high: float = 0.2, kl_coef: float = 0.0, kl_estimator: str = "k3") -> tuple[Tensor, dict]:
+def grpo_loss(
+    logprobs: Tensor,
+    mask: Tensor,
+    batch: dict[str, Tensor],
+    *,
+    clip_low: float = 0.2,
+    clip_high: float = 0.2,
+    kl_coef: float = 0.0,
+    kl_estimator: str = "k3",
+) -> tuple[Tensor, dict]:
     """GRPO (DeepSeekMath eq. 3): clipped surrogate with a sequence advantage per token, + β·KL(π||π_ref)."""
     # Without stored old log-probs the update is on-policy: ρ = 1 in value, ∇ρ = ∇log π.
     old = batch["old_logprobs"] if "old_logprobs" in batch else logprobs.detach()

@@ -9,9 +9,10 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -37,8 +38,7 @@ def _ends_mid_line(path: Path) -> bool:
 class MetricsLogger:
     """Appends one JSON line per step to ``run_dir/metrics.jsonl``; mirrors to TensorBoard / W&B."""
 
-    def __init__(self, run_dir: Path, *, tensorboard: bool = True,
-                 wandb_project: str | None = None) -> None:
+    def __init__(self, run_dir: Path, *, tensorboard: bool = True, wandb_project: str | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / METRICS_FILE
@@ -50,6 +50,7 @@ class MetricsLogger:
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
+
                 self._tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
             except ImportError as e:
                 warnings.warn(f"TensorBoard logging disabled: {e}", stacklevel=2)
@@ -58,11 +59,13 @@ class MetricsLogger:
             try:
                 import wandb
             except ImportError:
-                warnings.warn(f"wandb_project={wandb_project!r} set but wandb is not installed; "
-                              "logging to JSONL/TensorBoard only", stacklevel=2)
+                warnings.warn(
+                    f"wandb_project={wandb_project!r} set but wandb is not installed; "
+                    "logging to JSONL/TensorBoard only",
+                    stacklevel=2,
+                )
             else:
-                self._wandb = wandb.init(project=wandb_project, name=self.run_dir.name,
-                                         dir=str(self.run_dir))
+                self._wandb = wandb.init(project=wandb_project, name=self.run_dir.name, dir=str(self.run_dir))
 
     def log(self, step: int, metrics: Mapping[str, float | int]) -> None:
         """Write one line ``{"step", "time", **metrics}`` (non-finite -> null) and flush it."""
@@ -132,8 +135,15 @@ class PhaseProgress:
     Rich live display on a terminal; otherwise one plain line per step (readable in job logs).
     """
 
-    def __init__(self, total_steps: int, phases: Sequence[str], *, start_step: int = 0,
-                 enabled: bool = True, max_metrics: int = 6) -> None:
+    def __init__(
+        self,
+        total_steps: int,
+        phases: Sequence[str],
+        *,
+        start_step: int = 0,
+        enabled: bool = True,
+        max_metrics: int = 6,
+    ) -> None:
         self.total_steps, self.step, self._start_step = total_steps, start_step, start_step
         self.phases = list(phases)
         self.max_metrics = max_metrics
@@ -151,18 +161,31 @@ class PhaseProgress:
 
     def _start_rich(self) -> None:
         from rich.live import Live
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-        self._progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-        self._task = self._progress.add_task("train", total=self.total_steps,
-                                             completed=self.step)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        self._task = self._progress.add_task("train", total=self.total_steps, completed=self.step)
         self._live = Live(get_renderable=self._render, refresh_per_second=4, transient=False)
         self._live.start()
 
     def _render(self) -> Any:
         from rich.console import Group
         from rich.table import Table
+
         table = Table(box=None, padding=(0, 2), show_edge=False)
         for col in ("phase", "last", "mean", ""):
             table.add_column(col, justify="left" if col == "phase" else "right")
@@ -245,8 +268,7 @@ class PhaseProgress:
         self.close()
 
 
-def plot_metrics(metrics_path: Path, out_dir: Path,
-                 panels: Mapping[str, Sequence[str]]) -> list[Path]:
+def plot_metrics(metrics_path: Path, out_dir: Path, panels: Mapping[str, Sequence[str]]) -> list[Path]:
     """Write one PNG per panel (name -> metric-name prefixes); panels without data are skipped."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -272,8 +294,9 @@ def plot_metrics(metrics_path: Path, out_dir: Path,
         ax = fig.add_subplot()
         for key in sorted(series):
             steps = sorted(series[key])
-            ax.plot(steps, [series[key][s] for s in steps], label=key,
-                    marker="o" if len(steps) < 30 else None, markersize=3)
+            ax.plot(
+                steps, [series[key][s] for s in steps], label=key, marker="o" if len(steps) < 30 else None, markersize=3
+            )
         ax.set(title=panel, xlabel="step", ylabel=panel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
@@ -291,8 +314,8 @@ def summary_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[An
         from rich.table import Table
     except ImportError:
         widths = [max(len(str(c)), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-        lines = [title, "  ".join(str(c).ljust(w) for c, w in zip(columns, widths))]
-        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+        lines = [title, "  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
         text = "\n".join(lines) + "\n"
     else:
         table = Table(*map(str, columns), title=title)

@@ -1,4 +1,5 @@
 """Model loading and the one log-probability computation shared by learner and reference workers."""
+
 from __future__ import annotations
 
 import os
@@ -18,6 +19,7 @@ def resolve_model_path(path: str) -> str:
     checkpoint; otherwise a local model directory."""
     if path == BUILTIN_MODEL:
         from rlcore.world.tiny_model import ensure_tiny_model
+
         return str(ensure_tiny_model())
     if path.startswith("builtin:"):
         raise ValueError(f"unknown builtin model {path!r}; the only one is {BUILTIN_MODEL!r}")
@@ -25,6 +27,7 @@ def resolve_model_path(path: str) -> str:
         raise FileNotFoundError(f"model directory not found: {path} (no model hub is used; give a local path)")
     if (Path(path) / "checkpoints").is_dir():
         from rlcore.checkpoint import CheckpointManager
+
         latest = CheckpointManager(Path(path), keep_last=1).latest()
         if latest is None:
             raise FileNotFoundError(f"{path} is a run directory without a complete checkpoint")
@@ -32,16 +35,19 @@ def resolve_model_path(path: str) -> str:
     return path
 
 
-def load_causal_lm(path: str, dtype: str = "float32", attn_implementation: str = "sdpa",
-                   trust_remote_code: bool = False) -> torch.nn.Module:
+def load_causal_lm(
+    path: str, dtype: str = "float32", attn_implementation: str = "sdpa", trust_remote_code: bool = False
+) -> torch.nn.Module:
     from transformers import AutoModelForCausalLM
+
     return AutoModelForCausalLM.from_pretrained(
-        path, dtype=TORCH_DTYPES[dtype], attn_implementation=attn_implementation,
-        trust_remote_code=trust_remote_code)
+        path, dtype=TORCH_DTYPES[dtype], attn_implementation=attn_implementation, trust_remote_code=trust_remote_code
+    )
 
 
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(path)
 
 
@@ -54,7 +60,7 @@ def torch_device() -> torch.device:
 def collate_sequences(batch: Batch, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
     """prompt_ids + response_ids -> right-padded input_ids, attention_mask, prompt lengths, response lengths."""
     prompts, responses = batch["prompt_ids"], batch["response_ids"]
-    input_ids, attention_mask = pad_sequences([list(p) + list(r) for p, r in zip(prompts, responses)])
+    input_ids, attention_mask = pad_sequences([list(p) + list(r) for p, r in zip(prompts, responses, strict=True)])
     return {
         "input_ids": torch.as_tensor(input_ids, device=device),
         "attention_mask": torch.as_tensor(attention_mask, device=device, dtype=torch.long),
@@ -63,17 +69,19 @@ def collate_sequences(batch: Batch, device: torch.device | str = "cpu") -> dict[
     }
 
 
-def response_logprobs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], response_width: int,
-                      temperature: float = 1.0) -> torch.Tensor:
+def response_logprobs(
+    model: torch.nn.Module, inputs: dict[str, torch.Tensor], response_width: int, temperature: float = 1.0
+) -> torch.Tensor:
     """log π(y_t | x, y_<t) for every response token, as a right-padded [B, response_width] tensor."""
     input_ids = inputs["input_ids"]
     # Only positions from the shortest prompt's last token on predict response tokens: the LM head (a large share
     # of the compute for big vocabularies and short responses) runs on those alone.
     start = max(int(inputs["prompt_lengths"].min()) - 1, 0)
-    logits = model(input_ids=input_ids, attention_mask=inputs["attention_mask"],
-                   logits_to_keep=input_ids.shape[1] - start).logits[:, :-1]
+    logits = model(
+        input_ids=input_ids, attention_mask=inputs["attention_mask"], logits_to_keep=input_ids.shape[1] - start
+    ).logits[:, :-1]
     logits = logits.float() / max(temperature, 1e-6)
-    targets = input_ids[:, start + 1:]
+    targets = input_ids[:, start + 1 :]
     token_logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     # Response token j of sample i sits at position prompt_len + j, predicted from position prompt_len + j - 1,
     # which is column prompt_len + j - 1 - start of the kept logits.
@@ -88,18 +96,23 @@ def response_mask_of(inputs: dict[str, torch.Tensor], response_width: int) -> to
 
 
 @torch.no_grad()
-def batch_logprobs(model: torch.nn.Module, batch: Batch, micro_batch_size: int, temperature: float = 1.0,
-                   device: torch.device | str = "cpu") -> np.ndarray:
+def batch_logprobs(
+    model: torch.nn.Module,
+    batch: Batch,
+    micro_batch_size: int,
+    temperature: float = 1.0,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
     """Forward-only response log-probabilities of a whole Batch as numpy [B, R], in its row order.
 
     Rows go through in micro-batches of similar length (sorted by length), so little compute is spent on padding.
     """
     width = max((len(r) for r in batch["response_ids"]), default=0)
     out = np.zeros((len(batch), width), dtype=np.float32)
-    lengths = [len(p) + len(r) for p, r in zip(batch["prompt_ids"], batch["response_ids"])]
+    lengths = [len(p) + len(r) for p, r in zip(batch["prompt_ids"], batch["response_ids"], strict=True)]
     order = np.argsort(lengths, kind="stable")
     for start in range(0, len(batch), micro_batch_size):
-        rows = order[start:start + micro_batch_size]
+        rows = order[start : start + micro_batch_size]
         inputs = collate_sequences(batch.select(rows), device)
         out[rows] = response_logprobs(model, inputs, width, temperature).float().cpu().numpy()
     return out

@@ -5,18 +5,20 @@ The pure functions take a `ParallelResults` table (questions x languages); `eval
 greedy generations of any object with the `generate(batch, n, sampling)` verb (the training Runtime, or the
 rollout-only workers of `rlcore eval`).
 """
+
 from __future__ import annotations
 
 import itertools
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from rlcore.batch import Batch
 from rewards.math_rule import final_answer
+from rlcore.batch import Batch
 
 _MAX_SUBSETS = 5000  # above this many k-subsets, Acc@k's best subset is searched greedily (documented)
 
@@ -37,13 +39,19 @@ class ParallelResults:
     answers: list[list[str | None]]  # [questions][languages]
 
     @classmethod
-    def from_graded(cls, ids: Sequence[str], languages: Sequence[str], correct: Sequence[bool],
-                    answers: Sequence[str | None], language_order: Sequence[str] | None = None) -> ParallelResults:
+    def from_graded(
+        cls,
+        ids: Sequence[str],
+        languages: Sequence[str],
+        correct: Sequence[bool],
+        answers: Sequence[str | None],
+        language_order: Sequence[str] | None = None,
+    ) -> ParallelResults:
         """One entry per graded response (its final answer, raw); columns follow `language_order` (default:
         first-seen order)."""
         order = list(language_order or dict.fromkeys(languages))
         cells: dict[tuple[str, str], tuple[bool, str | None]] = {}
-        for qid, language, ok, answer in zip(ids, languages, correct, answers):
+        for qid, language, ok, answer in zip(ids, languages, correct, answers, strict=True):
             cells[(str(qid), str(language))] = (bool(ok), normalize_answer(answer))
         present = [lang for lang in order if any(key[1] == lang for key in cells)]
         question_ids = [q for q in dict.fromkeys(str(q) for q in ids) if all((q, lang) in cells for lang in present)]
@@ -65,8 +73,10 @@ def normalize_answer(answer: str | None) -> str | None:
 
 
 def accuracy_per_language(results: ParallelResults) -> dict[str, float]:
-    return {lang: float(results.correct[:, j].mean()) if len(results.ids) else 0.0
-            for j, lang in enumerate(results.languages)}
+    return {
+        lang: float(results.correct[:, j].mean()) if len(results.ids) else 0.0
+        for j, lang in enumerate(results.languages)
+    }
 
 
 def acc_at_k(results: ParallelResults) -> dict[int, dict[str, Any]]:
@@ -86,8 +96,13 @@ def acc_at_k(results: ParallelResults) -> dict[int, dict[str, Any]]:
         scores = [_solved_by_any(correct, subset) for subset in subsets]
         if best is None:
             best = subsets[int(np.argmax(scores))]
-        out[k] = {"best": _solved_by_any(correct, best), "best_subset": [languages[j] for j in best],
-                  "mean": float(np.mean(scores)), "subsets": len(subsets), "greedy": greedy}
+        out[k] = {
+            "best": _solved_by_any(correct, best),
+            "best_subset": [languages[j] for j in best],
+            "mean": float(np.mean(scores)),
+            "subsets": len(subsets),
+            "greedy": greedy,
+        }
     return out
 
 
@@ -99,7 +114,7 @@ def _greedy_subset(correct: np.ndarray, k: int) -> tuple[int, ...]:
     chosen: list[int] = []
     for _ in range(k):
         rest = [j for j in range(correct.shape[1]) if j not in chosen]
-        chosen.append(max(rest, key=lambda j: _solved_by_any(correct, chosen + [j])))
+        chosen.append(max(rest, key=lambda j: _solved_by_any(correct, [*chosen, j])))
     return tuple(sorted(chosen))
 
 
@@ -108,7 +123,7 @@ def majority_vote(results: ParallelResults) -> dict[str, Any]:
     answer do not vote). Ties go to the tied answer given by the earliest language in `results.languages`
     (English first by convention). The question is solved if that answer is correct; no votes = unsolved."""
     solved = []
-    for row_answers, row_correct in zip(results.answers, results.correct):
+    for row_answers, row_correct in zip(results.answers, results.correct, strict=True):
         votes = Counter(a for a in row_answers if a is not None)
         if not votes:
             solved.append(False)
@@ -122,10 +137,14 @@ def majority_vote(results: ParallelResults) -> dict[str, Any]:
 def parallel_report(results: ParallelResults) -> dict[str, Any]:
     """Everything the multilingual evaluation reports, JSON-able."""
     per_language = accuracy_per_language(results)
-    return {"questions": len(results.ids), "languages": results.languages, "accuracy": per_language,
-            "mean_accuracy": float(np.mean(list(per_language.values()))) if per_language else 0.0,
-            "acc_at_k": {str(k): v for k, v in acc_at_k(results).items()},
-            "majority_vote": majority_vote(results)}
+    return {
+        "questions": len(results.ids),
+        "languages": results.languages,
+        "accuracy": per_language,
+        "mean_accuracy": float(np.mean(list(per_language.values()))) if per_language else 0.0,
+        "acc_at_k": {str(k): v for k, v in acc_at_k(results).items()},
+        "majority_vote": majority_vote(results),
+    }
 
 
 def report_metrics(report: dict[str, Any], prefix: str = "eval") -> dict[str, float]:
@@ -139,23 +158,30 @@ def report_metrics(report: dict[str, Any], prefix: str = "eval") -> dict[str, fl
 def report_tables(report: dict[str, Any], title: str) -> str:
     """The report as two rich tables on the terminal (also returned as text)."""
     from rlcore.metrics import summary_table
+
     rows = [[lang, f"{100 * acc:.1f}%"] for lang, acc in report["accuracy"].items()]
     rows.append(["mean", f"{100 * report['mean_accuracy']:.1f}%"])
     rows.append(["majority vote", f"{100 * report['majority_vote']['accuracy']:.1f}%"])
-    text = summary_table(f"{title}: accuracy on {report['questions']} parallel questions", ["language", "accuracy"],
-                         rows)
-    rows = [[k, f"{100 * v['best']:.1f}%", " ".join(v["best_subset"]), f"{100 * v['mean']:.1f}%"]
-            for k, v in report["acc_at_k"].items()]
-    return text + summary_table(f"{title}: Acc@k over languages", ["k", "best", "best subset", "mean over subsets"],
-                                rows)
+    text = summary_table(
+        f"{title}: accuracy on {report['questions']} parallel questions", ["language", "accuracy"], rows
+    )
+    rows = [
+        [k, f"{100 * v['best']:.1f}%", " ".join(v["best_subset"]), f"{100 * v['mean']:.1f}%"]
+        for k, v in report["acc_at_k"].items()
+    ]
+    return text + summary_table(
+        f"{title}: Acc@k over languages", ["k", "best", "best subset", "mean over subsets"], rows
+    )
 
 
-def evaluate_parallel(generator: Generator, rows: Sequence[dict[str, Any]], max_tokens: int,
-                      language_order: Sequence[str] | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+def evaluate_parallel(
+    generator: Generator, rows: Sequence[dict[str, Any]], max_tokens: int, language_order: Sequence[str] | None = None
+) -> tuple[dict[str, float], dict[str, Any]]:
     """Greedy answers to the held-out rows: (metrics for metrics.jsonl, the full report).
 
     Per-language accuracy uses every row; Acc@k and majority vote use the questions present in all languages."""
     from rlcore.evaluation import accuracy_metrics, greedy_graded
+
     samples, correct = greedy_graded(generator, rows, max_tokens)
     metrics = accuracy_metrics(samples, correct)
     answers = [final_answer(text) for text in samples["response_text"]]

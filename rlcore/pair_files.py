@@ -1,10 +1,12 @@
 """Preference-pair files: readable JSONL written atomically, and user pair files loaded with file:line errors."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from rlcore.data import DataError, read_records
 
@@ -36,10 +38,16 @@ def load_pair_file(path: str, tokenizer) -> list[dict[str, Any]]:
         bad = [key for key in PAIR_KEYS if not isinstance(row.get(key), str) or not row.get(key)]
         if bad:
             raise DataError(f"{source}:{number}: {bad} must be non-empty strings (a pair needs {list(PAIR_KEYS)})")
-        pairs.append({**row, "id": str(row.get("id", f"line-{number}")), "language": str(row.get("language", "")),
-                      "prompt_ids": tokenizer.encode(row["prompt"], add_special_tokens=False),
-                      "chosen_ids": tokenizer.encode(row["chosen"], add_special_tokens=False) + eos,
-                      "rejected_ids": tokenizer.encode(row["rejected"], add_special_tokens=False) + eos})
+        pairs.append(
+            {
+                **row,
+                "id": str(row.get("id", f"line-{number}")),
+                "language": str(row.get("language", "")),
+                "prompt_ids": tokenizer.encode(row["prompt"], add_special_tokens=False),
+                "chosen_ids": tokenizer.encode(row["chosen"], add_special_tokens=False) + eos,
+                "rejected_ids": tokenizer.encode(row["rejected"], add_special_tokens=False) + eos,
+            }
+        )
     if not pairs:
         raise DataError(f"{source}: no pairs")
     return pairs

@@ -1,9 +1,11 @@
 """Parallel training data: the same questions (same ids) in N languages, and a resumable sampler that fills each
 step with a fixed number of prompts, balanced by question id, by language, or not at all."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from rlcore.data import DataError, PromptSampler
 
@@ -34,8 +36,9 @@ class ParallelSampler:
 
     `state()` / `load_state()` make it resumable from a checkpoint (JSON-able)."""
 
-    def __init__(self, rows: list[dict[str, Any]], languages: Sequence[str], seed: int, batching: Batching,
-                 shuffle: bool = True):
+    def __init__(
+        self, rows: list[dict[str, Any]], languages: Sequence[str], seed: int, batching: Batching, shuffle: bool = True
+    ):
         self.languages, self.batching = list(languages), batching
         self.pending: list[list[str]] = []  # question mode: [id, language] left over from a cut question
         self.turn = 0  # language mode: who gets the remainder next
@@ -44,8 +47,10 @@ class ParallelSampler:
             groups = list(dict.fromkeys(row["id"] for row in rows))
             self.samplers = {"": PromptSampler([{"id": g} for g in groups], seed, shuffle)}
         elif batching == "language":
-            self.samplers = {lang: PromptSampler([r for r in rows if r["language"] == lang], seed + 7919 * i,
-                                                 shuffle) for i, lang in enumerate(self.languages)}
+            self.samplers = {
+                lang: PromptSampler([r for r in rows if r["language"] == lang], seed + 7919 * i, shuffle)
+                for i, lang in enumerate(self.languages)
+            }
         else:
             self.samplers = {"": PromptSampler(list(rows), seed, shuffle)}
 
@@ -74,8 +79,11 @@ class ParallelSampler:
         return out
 
     def state(self) -> dict[str, Any]:
-        return {"samplers": {name: s.state() for name, s in self.samplers.items()}, "pending": self.pending,
-                "turn": self.turn}
+        return {
+            "samplers": {name: s.state() for name, s in self.samplers.items()},
+            "pending": self.pending,
+            "turn": self.turn,
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         for name, sampler_state in state["samplers"].items():

@@ -4,6 +4,7 @@ Notation (METHODS.md §2): logπ(y|x) is the sum of the response's token log-pro
 h_w = logπ(y_w|x) − logπ_ref(y_w|x) for the chosen response, h_l likewise for the rejected one.
 Each function takes per-pair tensors [P] and returns per-pair losses [P]; none needs a trainer.
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,10 +40,20 @@ def chosen_nll(chosen_logps: Tensor, chosen_lengths: Tensor) -> Tensor:
     return -chosen_logps / chosen_lengths.clamp(min=1)
 
 
-def preference_loss(chosen_logps: Tensor, rejected_logps: Tensor, ref_chosen_logps: Tensor,
-                    ref_rejected_logps: Tensor, *, loss_type: str = "sigmoid", beta: float = 0.1,
-                    label_smoothing: float = 0.0, nll_alpha: float = 0.0, chosen_lengths: Tensor | None = None,
-                    rejected_lengths: Tensor | None = None, length_normalized: bool = False) -> Tensor:
+def preference_loss(
+    chosen_logps: Tensor,
+    rejected_logps: Tensor,
+    ref_chosen_logps: Tensor,
+    ref_rejected_logps: Tensor,
+    *,
+    loss_type: str = "sigmoid",
+    beta: float = 0.1,
+    label_smoothing: float = 0.0,
+    nll_alpha: float = 0.0,
+    chosen_lengths: Tensor | None = None,
+    rejected_lengths: Tensor | None = None,
+    length_normalized: bool = False,
+) -> Tensor:
     """Per-pair L_pref + α·NLL(y_w). `length_normalized` divides h by the response length (TRL's IPO)."""
     h_chosen, h_rejected = chosen_logps - ref_chosen_logps, rejected_logps - ref_rejected_logps
     if length_normalized:
@@ -64,14 +75,24 @@ def dpo_loss(logprobs: Tensor, mask: Tensor, batch: dict[str, Tensor], **params)
     logps = (logprobs * mask).sum(dim=1)
     lengths = mask.sum(dim=1)
     ref = batch["ref_logps"]
-    pair_loss = preference_loss(logps[0::2], logps[1::2], ref[0::2], ref[1::2], chosen_lengths=lengths[0::2],
-                                rejected_lengths=lengths[1::2], **params)
+    pair_loss = preference_loss(
+        logps[0::2],
+        logps[1::2],
+        ref[0::2],
+        ref[1::2],
+        chosen_lengths=lengths[0::2],
+        rejected_lengths=lengths[1::2],
+        **params,
+    )
     beta = params.get("beta", 0.1)
     with torch.no_grad():
         reward_chosen = beta * (logps[0::2] - ref[0::2])
         reward_rejected = beta * (logps[1::2] - ref[1::2])
-        metrics = {"rewards/chosen": reward_chosen, "rewards/rejected": reward_rejected,
-                   "rewards/margin": reward_chosen - reward_rejected,
-                   "rewards/accuracy": (reward_chosen > reward_rejected).float(),
-                   "nll_chosen": chosen_nll(logps[0::2], lengths[0::2])}
+        metrics = {
+            "rewards/chosen": reward_chosen,
+            "rewards/rejected": reward_rejected,
+            "rewards/margin": reward_chosen - reward_rejected,
+            "rewards/accuracy": (reward_chosen > reward_rejected).float(),
+            "nll_chosen": chosen_nll(logps[0::2], lengths[0::2]),
+        }
     return pair_loss.repeat_interleave(2) / 2, metrics

@@ -1,8 +1,10 @@
 """Name -> object registries: the extension points for algorithms, rewards, losses and advantage estimators."""
+
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -18,6 +20,7 @@ class Registry(Generic[T]):
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._items[name] = obj
             return obj
+
         return decorate
 
     def get(self, name: str) -> T:

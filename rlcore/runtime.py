@@ -1,11 +1,13 @@
 """Runtime: the worker groups of one run (rollout, learner, reference, reward) and the mechanisms that move
 batches between them. Algorithms call these methods; they never handle placement, sharding or sync themselves."""
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +26,15 @@ ROLES = ("rollout", "learner", "reference", "reward")
 
 
 class Runtime:
-    def __init__(self, config: RunConfig, *, total_optimizer_steps: int, need_reference: bool = False,
-                 policy_path: str | None = None, roles: Sequence[str] = ROLES):
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        total_optimizer_steps: int,
+        need_reference: bool = False,
+        policy_path: str | None = None,
+        roles: Sequence[str] = ROLES,
+    ):
         """Start the worker groups named in `roles` (the reference only if the run needs one). `policy_path` (a
         checkpoint) replaces the base model for rollout and learner."""
         unknown = sorted(set(roles) - set(ROLES))
@@ -41,22 +50,41 @@ class Runtime:
         self.rollout = self.learner = self.reference = self.reward = None
         started = time.perf_counter()
         if "rollout" in roles:
-            self.rollout = self._group("rollout", RolloutWorker, config.rollout, rollout_env(config.rollout),
-                                       model_path=self.policy_path, rollout=config.rollout.model_dump(),
-                                       dtype=config.model.dtype, seed=config.run.seed)
+            self.rollout = self._group(
+                "rollout",
+                RolloutWorker,
+                config.rollout,
+                rollout_env(config.rollout),
+                model_path=self.policy_path,
+                rollout=config.rollout.model_dump(),
+                dtype=config.model.dtype,
+                seed=config.run.seed,
+            )
         if "learner" in roles:
-            self.learner = self._group("learner", LearnerWorker, config.learner, {"DS_ACCELERATOR": "cpu"}
-                                       if config.learner.num_gpus == 0 else {},
-                                       model_path=self.policy_path, learner=config.learner.model_dump(),
-                                       model=config.model.model_dump(), seed=config.run.seed,
-                                       total_optimizer_steps=total_optimizer_steps)
+            self.learner = self._group(
+                "learner",
+                LearnerWorker,
+                config.learner,
+                {"DS_ACCELERATOR": "cpu"} if config.learner.num_gpus == 0 else {},
+                model_path=self.policy_path,
+                learner=config.learner.model_dump(),
+                model=config.model.model_dump(),
+                seed=config.run.seed,
+                total_optimizer_steps=total_optimizer_steps,
+            )
             address, port = self.learner.wait(["free_port"], [self.learner.actors[0].free_port.remote()])[0]
             self.learner.broadcast("init_engine", address, port)
         if "reference" in roles and (config.reference.enabled or (config.reference.enabled is None and need_reference)):
-            self.reference = self._group("reference", ReferenceWorker, config.reference, {},
-                                         model_path=reference_path, dtype=config.model.dtype,
-                                         attn_implementation=config.model.attn_implementation,
-                                         micro_batch_size=config.reference.micro_batch_size)
+            self.reference = self._group(
+                "reference",
+                ReferenceWorker,
+                config.reference,
+                {},
+                model_path=reference_path,
+                dtype=config.model.dtype,
+                attn_implementation=config.model.attn_implementation,
+                micro_batch_size=config.reference.micro_batch_size,
+            )
         if "reward" in roles:
             self.reward = self._group("reward", RewardWorker, config.reward, {}, reward=config.reward.model_dump())
         self.startup_seconds = time.perf_counter() - started
@@ -64,10 +92,17 @@ class Runtime:
 
     def _group(self, name: str, actor_class: type, section: Any, extra_env: dict[str, str], **init_kwargs):
         cluster = self.config.cluster
-        group = WorkerGroup(name, actor_class, section.num_workers, num_cpus=section.num_cpus,
-                            num_gpus=section.num_gpus, env=actor_env(cluster.torch_threads, extra_env),
-                            strategy=cluster.placement_strategy, call_timeout_s=cluster.call_timeout_s,
-                            init_kwargs=init_kwargs)
+        group = WorkerGroup(
+            name,
+            actor_class,
+            section.num_workers,
+            num_cpus=section.num_cpus,
+            num_gpus=section.num_gpus,
+            env=actor_env(cluster.torch_threads, extra_env),
+            strategy=cluster.placement_strategy,
+            call_timeout_s=cluster.call_timeout_s,
+            init_kwargs=init_kwargs,
+        )
         self.groups.append(group)
         return group
 
@@ -90,25 +125,37 @@ class Runtime:
         logprobs = self.learner.call("logprobs", padded, temperature=temperature)["logprobs"]
         return samples.with_tensors(old_logprobs=logprobs[: len(samples)])
 
-    def train(self, samples: Batch, loss: str, loss_params: dict[str, Any], aggregation: str = "token-mean",
-              mini_batches: int = 1, epochs: int = 1, temperature: float = 1.0) -> dict[str, float]:
+    def train(
+        self,
+        samples: Batch,
+        loss: str,
+        loss_params: dict[str, Any],
+        aggregation: str = "token-mean",
+        mini_batches: int = 1,
+        epochs: int = 1,
+        temperature: float = 1.0,
+    ) -> dict[str, float]:
         """One learner update on `samples` (split evenly over the ranks); metrics averaged over ranks."""
         ranks = len(self.learner)
         rows_per_unit = 2 if aggregation == "pair-mean" else 1  # a pair's two rows stay on one rank
         if len(samples) % (ranks * mini_batches * rows_per_unit):
             unit = "pairs" if rows_per_unit == 2 else "training samples"
-            raise ValueError(f"{len(samples) // rows_per_unit} {unit} do not split into {ranks} learner ranks x "
-                             f"{mini_batches} mini-batches; choose sizes that divide evenly")
+            raise ValueError(
+                f"{len(samples) // rows_per_unit} {unit} do not split into {ranks} learner ranks x "
+                f"{mini_batches} mini-batches; choose sizes that divide evenly"
+            )
         shards = samples.split(ranks)
         results = self.learner.call_each(
-            "train", [(shard, loss, loss_params, aggregation, mini_batches, epochs, temperature) for shard in shards])
+            "train", [(shard, loss, loss_params, aggregation, mini_batches, epochs, temperature) for shard in shards]
+        )
         return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
     def sync_weights(self) -> dict[str, float]:
         """Push the learner's weights to every rollout worker; the new policy version is one higher."""
         self.policy_version += 1
-        stats = sync_weights(self.learner, self.rollout, self.config.weight_sync.bucket_mb,
-                             self.config.model.dtype, self.policy_version)
+        stats = sync_weights(
+            self.learner, self.rollout, self.config.weight_sync.bucket_mb, self.config.model.dtype, self.policy_version
+        )
         return stats.metrics()
 
     def set_policy_version(self, version: int) -> None:
@@ -116,8 +163,9 @@ class Runtime:
         self.rollout.broadcast("set_policy_version", version)
 
     def save_checkpoint(self, path: Path) -> None:
-        self.learner.broadcast("save_checkpoint", str(path), self.base_model_path,
-                               self.config.checkpoint.save_optimizer)
+        self.learner.broadcast(
+            "save_checkpoint", str(path), self.base_model_path, self.config.checkpoint.save_optimizer
+        )
 
     def load_training_state(self, path: Path) -> bool:
         return all(self.learner.broadcast("load_training_state", str(path)))

@@ -88,10 +88,8 @@ class _Encoder:
         if isinstance(obj, dict):
             if all(type(k) is str for k in obj):
                 return {"$dict": {k: self.encode(v, f"{path}/{k}") for k, v in obj.items()}}
-            return {"$items": [[self._encode_key(k, path), self.encode(v, f"{path}/{k}")]
-                               for k, v in obj.items()]}
-        raise TypeError(f"cannot serialize value of type {type(obj).__qualname__} "
-                        f"at key path {path or '/'!r}")
+            return {"$items": [[self._encode_key(k, path), self.encode(v, f"{path}/{k}")] for k, v in obj.items()]}
+        raise TypeError(f"cannot serialize value of type {type(obj).__qualname__} at key path {path or '/'!r}")
 
     def _encode_key(self, key: Any, path: str) -> Any:
         if isinstance(key, (torch.Tensor, np.ndarray)):
@@ -105,8 +103,7 @@ class _Encoder:
         try:
             t = torch.from_numpy(native)
         except TypeError:
-            raise TypeError(f"cannot serialize numpy array of dtype {arr.dtype} "
-                            f"at key path {path or '/'!r}") from None
+            raise TypeError(f"cannot serialize numpy array of dtype {arr.dtype} at key path {path or '/'!r}") from None
         return {"$ndarray": self._add_tensor(t, path), "dtype": arr.dtype.str}
 
 
@@ -175,14 +172,13 @@ def load_state(path: Path | str, map_location: str = "cpu") -> Any:
     with safe_open(str(st_path), framework="pt", device=map_location) as f:
         if (f.metadata() or {}).get(_ID_KEY) != doc["id"]:
             raise ValueError(f"{st_path} does not belong to {json_path} (interrupted save?)")
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f}
     return _decode(doc["state"], tensors)
 
 
 def rng_state() -> dict:
     """Snapshot of the python, numpy-global, torch CPU and (if available) CUDA RNG states."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["torch_cuda"] = torch.cuda.get_rng_state_all()
     return state

@@ -5,6 +5,7 @@ Layout: <run.output_dir>/<run.name>/ holds runs/n<N>-<languages>/ (ordinary run 
 report.md, accuracy_vs_N.png. A run whose summary.json exists is done and skipped; a run with checkpoints but
 no summary continues from its newest checkpoint (run.resume). Every run has the same steps and prompts per step,
 so the comparison across N is at an equal training budget."""
+
 from __future__ import annotations
 
 import json
@@ -76,6 +77,7 @@ def run_config(config: RunConfig, run: SweepRun, progress: bool) -> dict[str, An
 def train_run(config_data: dict[str, Any]) -> dict[str, Any]:
     """Train one run from its config dict; its summary.json gets the wall time of this call."""
     from algorithms import build_algorithm
+
     started = time.time()
     summary = build_algorithm(load_config(config_data)).run()
     summary["wall_seconds"] = time.time() - started
@@ -88,6 +90,7 @@ def run_sweep(config: RunConfig, train: bool = True) -> dict[str, Any]:
     """Run what is not done yet (train=False: nothing), then write the report from the finished runs. Failed runs
     are reported and left out of the fits."""
     from rlcore.sweep_report import build_report, write_report
+
     spec = _spec(config)
     runs = plan(config)
     todo = [run for run in runs if not run.done] if train else []
@@ -100,7 +103,7 @@ def run_sweep(config: RunConfig, train: bool = True) -> dict[str, Any]:
         for run in todo:
             try:
                 train_run(run_config(config, run, progress=config.logging.progress))
-            except Exception as error:  # noqa: BLE001 - one failed run must not lose the others
+            except Exception as error:
                 failures[run.run_dir.name] = f"{type(error).__name__}: {error}"
                 log.exception("sweep: N=%d %s failed", run.n, run.languages)
     elif todo:
@@ -115,6 +118,7 @@ def _run_as_tasks(config: RunConfig, todo: list[SweepRun], max_concurrent: int) 
     import ray
 
     from rlcore.cluster import init_ray
+
     init_ray(config.cluster)
     task = ray.remote(num_cpus=0, max_retries=0)(train_run)
     pending: dict[Any, SweepRun] = {}
@@ -130,7 +134,7 @@ def _run_as_tasks(config: RunConfig, todo: list[SweepRun], max_concurrent: int) 
         try:
             summary = ray.get(ready[0])
             log.info("sweep: N=%d %s finished in %.0fs", run.n, run.languages, summary["wall_seconds"])
-        except Exception as error:  # noqa: BLE001 - report it, keep the other runs
+        except Exception as error:
             cause = getattr(error, "cause", None) or error  # a RayTaskError wraps the run's own exception
             failures[run.run_dir.name] = f"{type(cause).__name__}: {cause}"
             log.error("sweep: N=%d %s failed: %s", run.n, run.languages, failures[run.run_dir.name])

@@ -7,11 +7,13 @@
 - Parallel scaling law: Perf(N) = a·N^b, least squares on log Perf = log a + b·log N over N ≥ 2.
 - Monolingual Generalization Gap: Perf(1) − a·1^b = Perf(1) − a.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +23,9 @@ def gains(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, 
     return {lang: after[lang] - before[lang] for lang in after if lang in before}
 
 
-def transferability(before: Mapping[str, float], after: Mapping[str, float], trained: Sequence[str],
-                    min_trained_gain: float = 0.0) -> dict[str, Any]:
+def transferability(
+    before: Mapping[str, float], after: Mapping[str, float], trained: Sequence[str], min_trained_gain: float = 0.0
+) -> dict[str, Any]:
     """TI(l) for every evaluated language not in `trained`, plus the trained gain it is relative to."""
     delta = gains(before, after)
     trained_here = [lang for lang in trained if lang in delta]
@@ -32,8 +35,12 @@ def transferability(before: Mapping[str, float], after: Mapping[str, float], tra
     defined = trained_gain > min_trained_gain
     index = {lang: (delta[lang] / trained_gain if defined else None) for lang in delta if lang not in trained}
     values = [v for v in index.values() if v is not None]
-    return {"trained_gain": trained_gain, "index": index, "mean": float(np.mean(values)) if values else None,
-            "defined": defined}
+    return {
+        "trained_gain": trained_gain,
+        "index": index,
+        "mean": float(np.mean(values)) if values else None,
+        "defined": defined,
+    }
 
 
 def first_parallel_leap(perf: Mapping[int, float], stderr: Mapping[int, float] | None = None) -> dict[str, Any]:
@@ -46,8 +53,13 @@ def first_parallel_leap(perf: Mapping[int, float], stderr: Mapping[int, float] |
     later_mean = float(np.mean(later)) if later else None
     noise = 2 * math.hypot(stderr[1], stderr[2]) if stderr and 1 in stderr and 2 in stderr else None
     detected = leap > 0 and (noise is None or leap > noise) and (later_mean is None or leap > later_mean)
-    return {"leap": leap, "relative": leap / perf[1] if perf[1] else None, "later_mean_step": later_mean,
-            "two_sigma": noise, "detected": bool(detected)}
+    return {
+        "leap": leap,
+        "relative": leap / perf[1] if perf[1] else None,
+        "later_mean_step": later_mean,
+        "two_sigma": noise,
+        "detected": bool(detected),
+    }
 
 
 @dataclass
@@ -75,7 +87,7 @@ def fit_power_law(perf: Mapping[int, float], min_n: int = 2) -> PowerLaw:
         raise ValueError(f"a power law needs Perf at two or more N >= {min_n}, got {ns}")
     values = np.array([perf[n] for n in ns], dtype=float)
     if (values <= 0).any():
-        raise ValueError(f"a power law needs Perf > 0 (log-log fit), got {dict(zip(ns, values.tolist()))}")
+        raise ValueError(f"a power law needs Perf > 0 (log-log fit), got {dict(zip(ns, values.tolist(), strict=True))}")
     log_n, log_v = np.log(ns), np.log(values)
     b, log_a = np.polyfit(log_n, log_v, 1)
     law = PowerLaw(a=float(np.exp(log_a)), b=float(b), r2=None, r2_log=None, ns=ns)

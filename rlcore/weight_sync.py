@@ -4,12 +4,13 @@ The learner turns its full weights into safetensors-serialized buckets (gatherin
 a time) and puts them in the Ray object store; rollout workers load each bucket into vLLM in place through the
 worker extension in actors/vllm_extension.py. Only references pass through the driver.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from safetensors.torch import save
@@ -33,6 +34,7 @@ class WeightBucketer:
         if not self.zero3:
             return nullcontext()
         import deepspeed
+
         return deepspeed.zero.GatheredParameters(params, modifier_rank=None)
 
     def _groups(self, max_bytes: int, dtype: torch.dtype) -> Iterator[list[tuple[str, torch.nn.Parameter]]]:

@@ -1,4 +1,5 @@
 """Batch: split/concat round trip, padding of per-token arrays, selection."""
+
 import numpy as np
 import pytest
 
@@ -7,9 +8,11 @@ from rlcore.batch import Batch, pad_sequences
 
 def make_batch(n: int = 7) -> Batch:
     tokens, mask = pad_sequences([list(range(i % 3 + 1)) for i in range(n)], dtype=np.float32)
-    return Batch(tensors={"score": np.arange(n, dtype=np.float32), "logprobs": tokens, "mask": mask},
-                 columns={"text": [f"t{i}" for i in range(n)], "language": ["en", "fr"] * (n // 2) + ["en"] * (n % 2)},
-                 meta={"step": 3})
+    return Batch(
+        tensors={"score": np.arange(n, dtype=np.float32), "logprobs": tokens, "mask": mask},
+        columns={"text": [f"t{i}" for i in range(n)], "language": ["en", "fr"] * (n // 2) + ["en"] * (n % 2)},
+        meta={"step": 3},
+    )
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3, 7, 9])

@@ -1,4 +1,5 @@
 """Config: YAML + dotted overrides, typed sections, errors that name the bad key."""
+
 from pathlib import Path
 
 import pytest
@@ -10,23 +11,27 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_defaults_and_overrides_are_typed():
-    config = load_config(None, ["learner.lr=3e-6", "algorithm.group_size=4", 'rollout.stop=["\\n\\n"]',
-                                "learner.zero_stage=3"])
+    config = load_config(
+        None, ["learner.lr=3e-6", "algorithm.group_size=4", 'rollout.stop=["\\n\\n"]', "learner.zero_stage=3"]
+    )
     assert config.learner.lr == 3e-6 and config.learner.zero_stage == 3
     assert config.algorithm.name == "grpo" and config.algorithm.group_size == 4
     assert config.rollout.stop == ["\n\n"]
     assert config.reward.name == "math"
 
 
-@pytest.mark.parametrize("override, message", [
-    ("learner.lrr=1", "learner.lrr: unknown key (did you mean 'lr'?)"),
-    ("algorithm.clip_lo=0.1", "algorithm.clip_lo: unknown key (did you mean 'clip_low'?)"),
-    ("reward.timeout=3", "reward.timeout: unknown key (did you mean 'timeout_s'?)"),
-    ("learnr.lr=1", "learnr: unknown key (did you mean 'learner'?)"),
-    ("learner.zero_stage=5", "learner.zero_stage"),
-    ("algorithm.name=grpoo", "unknown algorithm 'grpoo' (did you mean 'grpo'?)"),
-    ("reward.name=maths", "unknown reward 'maths' (did you mean 'math'?)"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("learner.lrr=1", "learner.lrr: unknown key (did you mean 'lr'?)"),
+        ("algorithm.clip_lo=0.1", "algorithm.clip_lo: unknown key (did you mean 'clip_low'?)"),
+        ("reward.timeout=3", "reward.timeout: unknown key (did you mean 'timeout_s'?)"),
+        ("learnr.lr=1", "learnr: unknown key (did you mean 'learner'?)"),
+        ("learner.zero_stage=5", "learner.zero_stage"),
+        ("algorithm.name=grpoo", "unknown algorithm 'grpoo' (did you mean 'grpo'?)"),
+        ("reward.name=maths", "unknown reward 'maths' (did you mean 'math'?)"),
+    ],
+)
 def test_bad_keys_and_values_are_named(override, message):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
@@ -34,7 +39,7 @@ def test_bad_keys_and_values_are_named(override, message):
 
 
 def test_malformed_override_and_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match="section.key=value"):
+    with pytest.raises(ConfigError, match=r"section\.key=value"):
         load_config(None, ["learner.lr"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
@@ -60,9 +65,10 @@ def test_every_shipped_config_is_valid(path):
 def test_cli_reports_bad_input_in_words(tmp_path):
     import subprocess
     import sys
+
     base = [sys.executable, "-m", "rlcore.cli", "train", str(CONFIGS / "demo_grpo.yaml"), f"run.output_dir={tmp_path}"]
-    typo = subprocess.run(base + ["learner.lrr=1"], capture_output=True, text=True, timeout=120)
+    typo = subprocess.run([*base, "learner.lrr=1"], capture_output=True, text=True, timeout=120)
     assert typo.returncode == 2 and "learner.lrr: unknown key (did you mean 'lr'?)" in typo.stderr
-    missing = subprocess.run(base + [f"model.path={tmp_path}/nope"], capture_output=True, text=True, timeout=120)
+    missing = subprocess.run([*base, f"model.path={tmp_path}/nope"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "model directory not found" in missing.stderr
     assert "Traceback" not in missing.stderr

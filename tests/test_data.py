@@ -1,4 +1,5 @@
 """Prompt data: local files with clear errors, the builtin world, and a sampler that resumes exactly."""
+
 from __future__ import annotations
 
 import json
@@ -11,12 +12,18 @@ from rlcore.data import DataError, PromptSampler, load_rows
 
 def test_jsonl_rows_and_errors_name_file_and_line(tmp_path):
     good = tmp_path / "train.jsonl"
-    good.write_text(json.dumps({"question": "1+1?", "gold": 2, "lang": "en"}) + "\n\n"
-                    + json.dumps({"question": "2+2?", "gold": 4}) + "\n")
+    good.write_text(
+        json.dumps({"question": "1+1?", "gold": 2, "lang": "en"})
+        + "\n\n"
+        + json.dumps({"question": "2+2?", "gold": 4})
+        + "\n"
+    )
     data = DataSection(prompt_key="question", answer_key="gold", language_key="lang")
     rows = load_rows(str(good), "train", data, None, 0, 10)
     assert [(r["prompt"], r["answer"], r["language"], r["id"]) for r in rows] == [
-        ("1+1?", "2", "en", "row-1"), ("2+2?", "4", "en", "row-3")]
+        ("1+1?", "2", "en", "row-1"),
+        ("2+2?", "4", "en", "row-3"),
+    ]
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prompt": "a", "answer": 1}) + "\n{not json\n")
@@ -31,6 +38,7 @@ def test_jsonl_rows_and_errors_name_file_and_line(tmp_path):
 
 def test_parquet_rows(tmp_path):
     import datasets
+
     path = tmp_path / "train.parquet"
     datasets.Dataset.from_list([{"prompt": "p", "answer": "1", "language": "de", "id": "q1"}]).to_parquet(str(path))
     assert load_rows(str(path), "train", DataSection(), ["de"], 0, 10)[0]["id"] == "q1"

@@ -1,4 +1,5 @@
 """GRPO end to end on a real Ray cluster with vLLM rollout, a DeepSpeed learner and the math reward."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def test_run_directory_and_resume(ray_cluster, tiny_model_path, tmp_path):
     state = CheckpointManager.trainer_state(run_dir / "checkpoints" / "step_2")
     assert state["step"] == 2 and state["policy_version"] == 2 and state["sampler"]["index"] == 16
 
-    summary = build_algorithm(tiny_run_config(tmp_path, tiny_model_path, "algorithm.steps=3", "run.resume=true",
-                                              *overrides)).run()
+    summary = build_algorithm(
+        tiny_run_config(tmp_path, tiny_model_path, "algorithm.steps=3", "run.resume=true", *overrides)
+    ).run()
     rows = read_metrics(run_dir / "metrics.jsonl")
     assert [row["step"] for row in rows] == [0, 1, 2, 3]
     assert all("time" in row for row in rows)

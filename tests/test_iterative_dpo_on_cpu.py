@@ -1,4 +1,5 @@
 """Iterative DPO end to end on the embedded world: real Ray, vLLM rollout, DeepSpeed learner, reference workers."""
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,27 @@ pytestmark = pytest.mark.integration
 
 
 def dpo_config(tmp_path, model_path, *overrides):
-    return load_config(ROOT / "configs" / "demo_dpo_language_imbalance.yaml", [
-        f"model.path={model_path}", f"run.output_dir={tmp_path}", "run.name=dpo", "logging.progress=false",
-        "logging.tensorboard=false", "data.train_languages=[en, fr]", "data.eval_languages=[en, fr]",
-        "data.eval_questions_per_language=8", "data.num_train_questions=100", "rollout.max_tokens=40",
-        "algorithm.prompts_per_iteration=6", "algorithm.pairs_per_step=4", "learner.micro_batch_size=8",
-        "checkpoint.every_steps=1", "checkpoint.keep_last=20", *overrides])
+    return load_config(
+        ROOT / "configs" / "demo_dpo_language_imbalance.yaml",
+        [
+            f"model.path={model_path}",
+            f"run.output_dir={tmp_path}",
+            "run.name=dpo",
+            "logging.progress=false",
+            "logging.tensorboard=false",
+            "data.train_languages=[en, fr]",
+            "data.eval_languages=[en, fr]",
+            "data.eval_questions_per_language=8",
+            "data.num_train_questions=100",
+            "rollout.max_tokens=40",
+            "algorithm.prompts_per_iteration=6",
+            "algorithm.pairs_per_step=4",
+            "learner.micro_batch_size=8",
+            "checkpoint.every_steps=1",
+            "checkpoint.keep_last=20",
+            *overrides,
+        ],
+    )
 
 
 def test_two_iterations_write_readable_data_and_resume_mid_iteration(ray_cluster, tiny_model_path, tmp_path):
@@ -50,20 +66,33 @@ def test_two_iterations_write_readable_data_and_resume_mid_iteration(ray_cluster
     shutil.rmtree(CheckpointManager(run_dir, 1).path(last_step))
     build_algorithm(dpo_config(tmp_path, tiny_model_path, "algorithm.reference=initial", "run.resume=true")).run()
     assert pairs_file.read_bytes() == before  # not regenerated
-    again = [m for m in read_metrics(run_dir / "metrics.jsonl")[len(first):] if "train/loss" in m]
+    again = [m for m in read_metrics(run_dir / "metrics.jsonl")[len(first) :] if "train/loss" in m]
     assert [m["step"] for m in again] == [last_step]  # only the lost step was trained again
     assert again[0]["train/loss"] == pytest.approx(trained[-1]["train/loss"], abs=1e-5)
 
 
 def test_offline_dpo_on_a_pair_file(ray_cluster, tiny_model_path, tmp_path):
     from rlcore.world.tasks import generate_problems, to_records
+
     rows = to_records(generate_problems("train", 8, ["en"], seed=3))
     pair_file = tmp_path / "pairs.jsonl"
-    pair_file.write_text("".join(json.dumps({"prompt": r["prompt"], "chosen": r["solution"],
-                                             "rejected": "The answer is 0."}) + "\n" for r in rows))
-    config = dpo_config(tmp_path, tiny_model_path, "run.name=offline", f"algorithm.pair_file={pair_file}",
-                        "algorithm.iterations=1", "algorithm.epochs=2", "algorithm.reference=previous",
-                        "eval.at_start=false", "learner.lr=1e-3")
+    pair_file.write_text(
+        "".join(
+            json.dumps({"prompt": r["prompt"], "chosen": r["solution"], "rejected": "The answer is 0."}) + "\n"
+            for r in rows
+        )
+    )
+    config = dpo_config(
+        tmp_path,
+        tiny_model_path,
+        "run.name=offline",
+        f"algorithm.pair_file={pair_file}",
+        "algorithm.iterations=1",
+        "algorithm.epochs=2",
+        "algorithm.reference=previous",
+        "eval.at_start=false",
+        "learner.lr=1e-3",
+    )
     build_algorithm(config).run()
     run_dir = tmp_path / "offline"
     assert not (run_dir / "iterations" / "iter_1" / "generations.jsonl").read_text()  # nothing generated

@@ -1,4 +1,5 @@
 """DeepSpeed learner ranks on a real Ray cluster (gloo): ZeRO stages agree, accumulation does not change the step."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,17 +20,29 @@ def training_batch(model_path: str, size: int = 16) -> Batch:
     tokenizer = load_tokenizer(model_path)
     problems = generate_problems("train", size // 2, ["en", "fr"], seed=3)[:size]
     prompt_ids = [tokenizer.encode(p.prompt, add_special_tokens=False) for p in problems]
-    response_ids = [tokenizer.encode(p.solution, add_special_tokens=False) + [tokenizer.eos_token_id]
-                    for p in problems]
-    return Batch(tensors={"advantages": np.linspace(-1, 1, size).astype(np.float32)},
-                 columns={"prompt_ids": prompt_ids, "response_ids": response_ids})
+    response_ids = [[*tokenizer.encode(p.solution, add_special_tokens=False), tokenizer.eos_token_id] for p in problems]
+    return Batch(
+        tensors={"advantages": np.linspace(-1, 1, size).astype(np.float32)},
+        columns={"prompt_ids": prompt_ids, "response_ids": response_ids},
+    )
 
 
 def start_learner(model_path: str, ranks: int, **learner) -> WorkerGroup:
     cfg = LearnerSection(num_workers=ranks, lr=5e-3, num_cpus=0.5, **learner)
-    group = WorkerGroup("learner", LearnerWorker, ranks, num_cpus=0.5, env=actor_env(1, {"DS_ACCELERATOR": "cpu"}),
-                        init_kwargs=dict(model_path=model_path, learner=cfg.model_dump(),
-                                         model=ModelSection().model_dump(), seed=0, total_optimizer_steps=10))
+    group = WorkerGroup(
+        "learner",
+        LearnerWorker,
+        ranks,
+        num_cpus=0.5,
+        env=actor_env(1, {"DS_ACCELERATOR": "cpu"}),
+        init_kwargs=dict(
+            model_path=model_path,
+            learner=cfg.model_dump(),
+            model=ModelSection().model_dump(),
+            seed=0,
+            total_optimizer_steps=10,
+        ),
+    )
     address, port = group.wait(["free_port"], [group.actors[0].free_port.remote()])[0]
     group.broadcast("init_engine", address, port)
     return group
@@ -40,8 +53,9 @@ def losses(group: WorkerGroup, batch: Batch, loss: str, steps: int = 3) -> list[
     GRPO loss value does not: its ratio is 1)."""
     out = []
     for _ in range(steps):
-        results = group.call_each("train", [(shard, loss, {}, "token-mean", 1, 1, 1.0)
-                                            for shard in batch.split(len(group))])
+        results = group.call_each(
+            "train", [(shard, loss, {}, "token-mean", 1, 1, 1.0) for shard in batch.split(len(group))]
+        )
         out.append(float(np.mean([r["neg_logprob"] for r in results])))
     return out
 

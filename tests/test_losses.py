@@ -1,4 +1,5 @@
 """Losses and advantages against hand-computed values."""
+
 import math
 
 import numpy as np
@@ -67,7 +68,8 @@ def test_aggregations_by_hand():
     values = torch.tensor([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
     assert aggregate(values, mask, "token-mean").item() / normalizer(mask, "token-mean").item() == pytest.approx(2.5)
-    assert aggregate(values, mask, "seq-mean-token-mean").item() / normalizer(mask, "seq-mean-token-mean").item() \
-        == pytest.approx((2.0 + 4.0) / 2)
+    assert aggregate(values, mask, "seq-mean-token-mean").item() / normalizer(
+        mask, "seq-mean-token-mean"
+    ).item() == pytest.approx((2.0 + 4.0) / 2)
     assert aggregate(values, mask, "seq-mean-token-sum").item() / 2 == pytest.approx((6.0 + 4.0) / 2)
     assert set(LOSSES.names()) >= {"grpo", "sft"}

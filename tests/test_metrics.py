@@ -44,7 +44,8 @@ def test_numpy_and_tensor_values_are_accepted(tmp_path: Path) -> None:
         with pytest.raises(TypeError, match="'bad'"):
             logger.log(1, {"bad": "text"})
     assert read_metrics(tmp_path / "metrics.jsonl") == [
-        {"step": 0, "time": pytest.approx(time.time(), abs=60), "a": 0.5, "b": 2.0, "c": 7}]
+        {"step": 0, "time": pytest.approx(time.time(), abs=60), "a": 0.5, "b": 2.0, "c": 7}
+    ]
 
 
 def test_truncated_last_line_is_tolerated_and_resume_appends(tmp_path: Path) -> None:
@@ -128,15 +129,19 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 def test_plot_metrics_writes_pngs_and_skips_empty(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    write_rows(tmp_path, [
-        {"step": s, "reward/mean": 0.1 * s, "reward/std": 0.5, "loss": 1.0 / (s + 1)}
-        for s in range(10)
-    ] + [{"step": 10, "eval/accuracy/gsm8k": 0.4, "reward/mean": math.nan}])
+    write_rows(
+        tmp_path,
+        [{"step": s, "reward/mean": 0.1 * s, "reward/std": 0.5, "loss": 1.0 / (s + 1)} for s in range(10)]
+        + [{"step": 10, "eval/accuracy/gsm8k": 0.4, "reward/mean": math.nan}],
+    )
     with open(tmp_path / "metrics.jsonl", "a") as f:
         f.write('{"no_step": 1, "reward/mean": 9}\n')
     out = tmp_path / "plots"
-    written = plot_metrics(tmp_path / "metrics.jsonl", out, {
-        "reward": ["reward/"], "accuracy": ["eval/accuracy/"], "loss": ["loss"], "kl": ["kl/"]})
+    written = plot_metrics(
+        tmp_path / "metrics.jsonl",
+        out,
+        {"reward": ["reward/"], "accuracy": ["eval/accuracy/"], "loss": ["loss"], "kl": ["kl/"]},
+    )
     assert [p.name for p in written] == ["reward.png", "accuracy.png", "loss.png"]
     for p in written:
         data = p.read_bytes()
@@ -145,8 +150,9 @@ def test_plot_metrics_writes_pngs_and_skips_empty(tmp_path: Path) -> None:
 
 
 def test_summary_table_contains_values(capsys: pytest.CaptureFixture[str]) -> None:
-    text = summary_table("Eval results", ["benchmark", "accuracy", "n"],
-                         [["gsm8k", 0.41234, 1319], ["math500", 0.25, None]])
+    text = summary_table(
+        "Eval results", ["benchmark", "accuracy", "n"], [["gsm8k", 0.41234, 1319], ["math500", 0.25, None]]
+    )
     for value in ("Eval results", "benchmark", "gsm8k", "0.4123", "1319", "math500", "0.25"):
         assert value in text
     assert capsys.readouterr().out == text

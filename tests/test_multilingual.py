@@ -1,19 +1,27 @@
 """Acc@k over languages, majority vote across languages and the parallel sampler, on small hand-made tables."""
+
 from __future__ import annotations
 
 import pytest
 
 from rlcore.data import DataError
-from rlcore.multilingual import (ParallelResults, acc_at_k, accuracy_per_language, majority_vote,
-                                 normalize_answer, parallel_report, report_metrics)
+from rlcore.multilingual import (
+    ParallelResults,
+    acc_at_k,
+    accuracy_per_language,
+    majority_vote,
+    normalize_answer,
+    parallel_report,
+    report_metrics,
+)
 from rlcore.parallel_data import ParallelSampler, parallel_rows
 
 LANGS = ["en", "fr", "de"]
 # question -> per language (correct, answer); gold answers: q1=5, q2=7, q3=9, q4=2
 TABLE = {
-    "q1": [(True, "5"), (False, "6"), (False, "6")],   # vote 6 wins 2:1 -> wrong
+    "q1": [(True, "5"), (False, "6"), (False, "6")],  # vote 6 wins 2:1 -> wrong
     "q2": [(False, "8"), (True, "7"), (True, "7.0")],  # vote 7 (7 == 7.0) -> right
-    "q3": [(False, "1"), (False, "2"), (True, "9")],   # three-way tie -> English's answer -> wrong
+    "q3": [(False, "1"), (False, "2"), (True, "9")],  # three-way tie -> English's answer -> wrong
     "q4": [(False, None), (False, None), (False, None)],  # no votes -> unsolved
 }
 
@@ -21,7 +29,7 @@ TABLE = {
 def results() -> ParallelResults:
     ids, langs, correct, answers = [], [], [], []
     for qid, cells in TABLE.items():
-        for lang, (ok, answer) in zip(LANGS, cells):
+        for lang, (ok, answer) in zip(LANGS, cells, strict=True):
             ids.append(qid), langs.append(lang), correct.append(ok), answers.append(answer)
     return ParallelResults.from_graded(ids, langs, correct, answers, LANGS)
 
@@ -42,8 +50,9 @@ def test_acc_at_k_best_subset_and_mean():
 
 def test_majority_vote_with_ties_going_to_the_earliest_language():
     assert majority_vote(results()) == {"accuracy": 0.25, "questions": 4}  # only q2
-    swapped = ParallelResults.from_graded(["q"] * 3, ["de", "fr", "en"], [True, False, False], ["9", "2", "1"],
-                                          ["de", "fr", "en"])
+    swapped = ParallelResults.from_graded(
+        ["q"] * 3, ["de", "fr", "en"], [True, False, False], ["9", "2", "1"], ["de", "fr", "en"]
+    )
     assert majority_vote(swapped)["accuracy"] == 1.0  # now German is first in the order and wins the tie
 
 
@@ -53,8 +62,13 @@ def test_questions_missing_a_language_are_left_out_and_report_is_flat():
     report = parallel_report(results())
     assert report["questions"] == 4 and report["mean_accuracy"] == pytest.approx(1 / 3)
     metrics = report_metrics(report)
-    assert metrics == {"eval/acc_at_k/1": 0.5, "eval/acc_at_k/2": 0.75, "eval/acc_at_k/3": 0.75,
-                       "eval/majority_vote": 0.25, "eval/parallel_questions": 4}
+    assert metrics == {
+        "eval/acc_at_k/1": 0.5,
+        "eval/acc_at_k/2": 0.75,
+        "eval/acc_at_k/3": 0.75,
+        "eval/majority_vote": 0.25,
+        "eval/parallel_questions": 4,
+    }
 
 
 def test_normalize_answer():
@@ -70,7 +84,11 @@ def rows(ids, languages):
 def test_parallel_rows_keep_questions_present_in_every_language():
     data = rows(["a", "b"], ["en", "fr"]) + rows(["c"], ["en"])
     assert {(r["id"], r["language"]) for r in parallel_rows(data, ["en", "fr"])} == {
-        ("a", "en"), ("a", "fr"), ("b", "en"), ("b", "fr")}
+        ("a", "en"),
+        ("a", "fr"),
+        ("b", "en"),
+        ("b", "fr"),
+    }
     assert len(parallel_rows(data, ["en"])) == 3
     with pytest.raises(DataError, match="no question id"):
         parallel_rows(data, ["de"])
@@ -114,12 +132,22 @@ def test_mgsm_style_file_with_prompt_template_loads_as_parallel_rows(tmp_path):
 
     from rlcore.config import DataSection
     from rlcore.data import load_rows
+
     path = tmp_path / "mgsm.jsonl"
     items = [("q1", "en", "Two plus two?", 4), ("q1", "fr", "Deux plus deux ?", 4), ("q2", "en", "One?", 1)]
-    path.write_text("".join(json.dumps({"qid": q, "lang": lang, "question": text, "answer_number": a}) + "\n"
-                            for q, lang, text, a in items))
-    data = DataSection(prompt_key="question", answer_key="answer_number", language_key="lang", id_key="qid",
-                       prompt_template="<|im_start|>user\n{prompt}\nPut your final answer within \\boxed{}.<|im_end|>")
+    path.write_text(
+        "".join(
+            json.dumps({"qid": q, "lang": lang, "question": text, "answer_number": a}) + "\n"
+            for q, lang, text, a in items
+        )
+    )
+    data = DataSection(
+        prompt_key="question",
+        answer_key="answer_number",
+        language_key="lang",
+        id_key="qid",
+        prompt_template="<|im_start|>user\n{prompt}\nPut your final answer within \\boxed{}.<|im_end|>",
+    )
     rows = parallel_rows(load_rows(str(path), "train", data, ["en", "fr"], 0, 0), ["en", "fr"])
     assert [(r["id"], r["language"], r["answer"]) for r in rows] == [("q1", "en", "4"), ("q1", "fr", "4")]
     assert rows[1]["prompt"] == "<|im_start|>user\nDeux plus deux ?\nPut your final answer within \\boxed{}.<|im_end|>"

@@ -1,4 +1,5 @@
 """Pair builders on hand-made samples (a scripted context stands in for the workers), and the world translator."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,16 @@ class ScriptedContext:
         for group, row in enumerate(rows):
             for index in range(n):
                 text = self.answers[row["prompt"]][index]
-                out.append({**row, "group": group, "prompt_ids": [len(row["prompt"])], "response_text": text,
-                            "response_ids": self.token_ids(text), "finish_reason": "stop" if text else "length"})
+                out.append(
+                    {
+                        **row,
+                        "group": group,
+                        "prompt_ids": [len(row["prompt"])],
+                        "response_text": text,
+                        "response_ids": self.token_ids(text),
+                        "finish_reason": "stop" if text else "length",
+                    }
+                )
         return out
 
     def score(self, samples):
@@ -44,25 +53,35 @@ def build(name, prompts, ctx, languages=("en",), **config):
 
 def test_reward_ranked_takes_best_and_worst_and_skips_ties():
     prompts = [{"id": "q1", "language": "en", "prompt": "a"}, {"id": "q2", "language": "en", "prompt": "b"}]
-    ctx = ScriptedContext({"a": ["good", "bad", "ok"], "b": ["same", "same too", "same"]},
-                          {"good": 1.0, "bad": 0.0, "ok": 0.5, "same": 1.0, "same too": 1.0})
+    ctx = ScriptedContext(
+        {"a": ["good", "bad", "ok"], "b": ["same", "same too", "same"]},
+        {"good": 1.0, "bad": 0.0, "ok": 0.5, "same": 1.0, "same too": 1.0},
+    )
     result = build("reward_ranked", prompts, ctx, samples_per_prompt=3)
     assert [(p["chosen"], p["rejected"]) for p in result.pairs] == [("good", "bad")]
     assert result.pairs[0]["chosen_score"] == 1.0 and result.pairs[0]["rejected_score"] == 0.0
     assert result.dropped == {"tie": 1} and len(result.generations) == 6
 
 
-ROWS = {("q1", "en"): {"id": "q1", "language": "en", "prompt": "Q en\n"},
-        ("q1", "fr"): {"id": "q1", "language": "fr", "prompt": "Q fr\n"},
-        ("q2", "en"): {"id": "q2", "language": "en", "prompt": "R en\n"}}  # q2 has no French version
+ROWS = {
+    ("q1", "en"): {"id": "q1", "language": "en", "prompt": "Q en\n"},
+    ("q1", "fr"): {"id": "q1", "language": "fr", "prompt": "Q fr\n"},
+    ("q2", "en"): {"id": "q2", "language": "en", "prompt": "R en\n"},
+}  # q2 has no French version
 
 
 def test_language_imbalance_pairs_as_in_the_paper():
-    ctx = ScriptedContext({"Q en\n": ["2 plus 3 is 5.\nThe answer is 5."],
-                           "Q fr\n": ["2 plus 3 font 6.\nLa réponse est 6."],
-                           "R en\n": ["1 plus 1 is 2.\nThe answer is 2."]}, rows_by_key=ROWS)
-    result = build("language_imbalance", [ROWS[("q1", "en")], ROWS[("q2", "en")]], ctx, languages=["en", "fr"],
-                   translator="world")
+    ctx = ScriptedContext(
+        {
+            "Q en\n": ["2 plus 3 is 5.\nThe answer is 5."],
+            "Q fr\n": ["2 plus 3 font 6.\nLa réponse est 6."],
+            "R en\n": ["1 plus 1 is 2.\nThe answer is 2."],
+        },
+        rows_by_key=ROWS,
+    )
+    result = build(
+        "language_imbalance", [ROWS[("q1", "en")], ROWS[("q2", "en")]], ctx, languages=["en", "fr"], translator="world"
+    )
     dominant, target = result.pairs
     assert (dominant["language"], dominant["prompt"]) == ("en", "Q en\n")
     assert dominant["chosen"] == "2 plus 3 is 5.\nThe answer is 5."  # y_en
@@ -75,18 +94,24 @@ def test_language_imbalance_pairs_as_in_the_paper():
 
 
 def test_language_imbalance_drops_pairs_whose_translation_failed():
-    ctx = ScriptedContext({"Q en\n": ["2 plus 3 is 5.\nThe answer is 5."], "Q fr\n": ["je ne sais pas"]},
-                          rows_by_key=ROWS)
+    ctx = ScriptedContext(
+        {"Q en\n": ["2 plus 3 is 5.\nThe answer is 5."], "Q fr\n": ["je ne sais pas"]}, rows_by_key=ROWS
+    )
     result = build("language_imbalance", [ROWS[("q1", "en")]], ctx, languages=["en", "fr"], translator="world")
     assert [p["side"] for p in result.pairs] == ["target"]  # y_fr cannot be translated: no English-side pair
     assert result.dropped["translation_failed"] == 1
 
 
 def test_implicit_cross_lingual_scores_against_english_with_length_control():
-    ctx = ScriptedContext({"Q fr\n": ["aa", "bbbbbbbb", "c"]}, {"aa": 2.0, "bbbbbbbb": 3.0, "c": 0.0},
-                          rows_by_key=ROWS)
-    result = build("implicit_cross_lingual", [ROWS[("q1", "fr")]], ctx, languages=["en", "fr"],
-                   samples_per_prompt=3, alpha_step=0.01)
+    ctx = ScriptedContext({"Q fr\n": ["aa", "bbbbbbbb", "c"]}, {"aa": 2.0, "bbbbbbbb": 3.0, "c": 0.0}, rows_by_key=ROWS)
+    result = build(
+        "implicit_cross_lingual",
+        [ROWS[("q1", "fr")]],
+        ctx,
+        languages=["en", "fr"],
+        samples_per_prompt=3,
+        alpha_step=0.01,
+    )
     assert ctx.scored_prompts == ["Please answer in French.\nQ en\n"] * 3  # x_en with the answer-in-L prefix
     (pair,) = result.pairs
     # α = 0 would pair the long "bbbbbbbb" (r=3) with "c": length gap 7. At α ≥ 0.17 "aa" wins (gap 1).
@@ -105,11 +130,15 @@ def test_length_control_alpha_and_selection_by_hand():
 def test_self_refinement_prefers_the_refinement_and_can_require_improvement():
     prompts = [{"id": "q1", "language": "en", "prompt": "P1\n"}, {"id": "q2", "language": "en", "prompt": "P2\n"}]
     template = "{prompt}{response}\nBetter:\n"
-    ctx = ScriptedContext({"P1\n": ["first"], "P2\n": ["fine"], "P1\nfirst\nBetter:\n": ["second"],
-                           "P2\nfine\nBetter:\n": ["worse"]}, {"first": 0.0, "second": 1.0, "fine": 1.0, "worse": 0.0})
+    ctx = ScriptedContext(
+        {"P1\n": ["first"], "P2\n": ["fine"], "P1\nfirst\nBetter:\n": ["second"], "P2\nfine\nBetter:\n": ["worse"]},
+        {"first": 0.0, "second": 1.0, "fine": 1.0, "worse": 0.0},
+    )
     result = build("self_refinement", prompts, ctx, reflection_prompt=template)
     assert [(p["prompt"], p["chosen"], p["rejected"]) for p in result.pairs] == [
-        ("P1\n", "second", "first"), ("P2\n", "worse", "fine")]
+        ("P1\n", "second", "first"),
+        ("P2\n", "worse", "fine"),
+    ]
     strict = build("self_refinement", prompts, ctx, reflection_prompt=template, require_improvement=True)
     assert [(p["chosen"], p["rejected"]) for p in strict.pairs] == [("second", "first")]
     assert strict.dropped["not_improved"] == 1

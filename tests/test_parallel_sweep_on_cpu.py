@@ -1,5 +1,6 @@
 """A short real parallel scaling-law sweep (N = 1, 2 as Ray tasks) on the embedded world, its report, resuming a
 finished sweep, and `rlcore eval` on a checkpoint with rollout workers only."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,18 @@ pytestmark = pytest.mark.integration
 
 def test_sweep_n1_n2_report_resume_and_eval(ray_cluster, tiny_model_path, tmp_path, capsys):
     config = tiny_run_config(
-        tmp_path, tiny_model_path, "algorithm.name=parallel_rpt", "algorithm.steps=1", "algorithm.prompts_per_step=4",
-        "algorithm.sweep.languages=[en, fr]", "algorithm.sweep.sizes=[1, 2]",
-        "algorithm.sweep.max_concurrent=2", "data.eval_languages=[en, fr, it]",
-        "logging.plots=false", "run.name=sweep")  # the sweep turns on evaluation at the start and the end
+        tmp_path,
+        tiny_model_path,
+        "algorithm.name=parallel_rpt",
+        "algorithm.steps=1",
+        "algorithm.prompts_per_step=4",
+        "algorithm.sweep.languages=[en, fr]",
+        "algorithm.sweep.sizes=[1, 2]",
+        "algorithm.sweep.max_concurrent=2",
+        "data.eval_languages=[en, fr, it]",
+        "logging.plots=false",
+        "run.name=sweep",
+    )  # the sweep turns on evaluation at the start and the end
     report = run_sweep(config)
 
     sweep_dir = tmp_path / "sweep"
@@ -44,9 +53,17 @@ def test_sweep_n1_n2_report_resume_and_eval(ray_cluster, tiny_model_path, tmp_pa
 
     checkpoint = plan(config)[1].run_dir / "checkpoints" / "step_1"
     output = tmp_path / "eval.json"
-    code = main(["eval", str(ROOT / "configs" / "demo_parallel_rpt.yaml"), f"checkpoint={checkpoint}",
-                 f"output={output}", "data.eval_languages=[en, fr, it]", "data.eval_questions_per_language=8",
-                 "rollout.max_tokens=40"])
+    code = main(
+        [
+            "eval",
+            str(ROOT / "configs" / "demo_parallel_rpt.yaml"),
+            f"checkpoint={checkpoint}",
+            f"output={output}",
+            "data.eval_languages=[en, fr, it]",
+            "data.eval_questions_per_language=8",
+            "rollout.max_tokens=40",
+        ]
+    )
     assert code == 0
     result = json.loads(output.read_text())
     assert result["languages"] == ["en", "fr", "it"] and result["questions"] == 8

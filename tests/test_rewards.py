@@ -1,4 +1,5 @@
 """Rule rewards and the RewardWorker's per-sample error handling (pure logic, no Ray)."""
+
 from __future__ import annotations
 
 import time
@@ -12,30 +13,43 @@ from rewards.math_rule import answers_match, final_answer, format_score
 from rlcore.batch import Batch
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("7 plus 5 is 12.\nThe answer is 12.", "12"),
-    ("9 moins 4 font 5.\nLa réponse est 5.", "5"),
-    ("Die Antwort ist 17.", "17"),
-    ("so the result is \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
-    ("3 plus 4 is 7.", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("7 plus 5 is 12.\nThe answer is 12.", "12"),
+        ("9 moins 4 font 5.\nLa réponse est 5.", "5"),
+        ("Die Antwort ist 17.", "17"),
+        ("so the result is \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
+        ("3 plus 4 is 7.", None),
+    ],
+)
 def test_final_answer(text, expected):
     assert final_answer(text) == expected
 
 
-@pytest.mark.parametrize("predicted, gold, same", [
-    ("12", "12", True), ("12.0", "12", True), ("13", "12", False),
-    ("\\frac{1}{2}", "0.5", True), ("2/4", "1/2", True), ("x+1", "1+x", True), ("\\sqrt{4}", "2", True),
-])
+@pytest.mark.parametrize(
+    "predicted, gold, same",
+    [
+        ("12", "12", True),
+        ("12.0", "12", True),
+        ("13", "12", False),
+        ("\\frac{1}{2}", "0.5", True),
+        ("2/4", "1/2", True),
+        ("x+1", "1+x", True),
+        ("\\sqrt{4}", "2", True),
+    ],
+)
 def test_answers_match_uses_math_equivalence(predicted, gold, same):
     assert answers_match(predicted, gold) is same
 
 
 def test_math_reward_and_format():
     reward = REWARDS.get("math")(REWARDS.get("math").Config(name="math", format_weight=0.5))
-    samples = [{"response_text": "The answer is 12.", "answer": "12", "finish_reason": "stop"},
-               {"response_text": "The answer is 11.", "answer": "12", "finish_reason": "stop"},
-               {"response_text": "7 plus 5 is", "answer": "12", "finish_reason": "length"}]
+    samples = [
+        {"response_text": "The answer is 12.", "answer": "12", "finish_reason": "stop"},
+        {"response_text": "The answer is 11.", "answer": "12", "finish_reason": "stop"},
+        {"response_text": "7 plus 5 is", "answer": "12", "finish_reason": "length"},
+    ]
     assert reward.score(samples) == [1.5, 0.5, 0.0]
     assert [format_score(s) for s in samples] == [1.0, 1.0, 0.0]
 

@@ -35,7 +35,7 @@ def assert_same(a, b, path="") -> None:
             assert_same(a[k], b[k], f"{path}/{k}")
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_same(x, y, f"{path}/{i}")
     elif isinstance(a, float) and math.isnan(a):
         assert math.isnan(b), path
@@ -74,8 +74,13 @@ def test_lambda_lr_state_dict_roundtrip(tmp_path: Path) -> None:
 
 
 def draws() -> tuple:
-    return (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist(),
-            random.gauss(0, 1), float(np.random.randn()))
+    return (
+        random.random(),
+        np.random.rand(3).tolist(),
+        torch.rand(3).tolist(),
+        random.gauss(0, 1),
+        float(np.random.randn()),
+    )
 
 
 def test_rng_state_roundtrip_reproduces_draws(tmp_path: Path) -> None:
@@ -119,7 +124,7 @@ def test_tensors_and_arrays_roundtrip(tmp_path: Path) -> None:
         "int64": torch.tensor([2**40, -1]),
         "empty": torch.zeros(0, 3),
         "non_contiguous": base.t(),
-        "shared_view": base[1],           # same storage as `base`
+        "shared_view": base[1],  # same storage as `base`
         "base": base,
         "same_object_twice": [base, base],
         "np": np.arange(6, dtype=np.uint32).reshape(2, 3),

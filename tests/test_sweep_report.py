@@ -1,4 +1,5 @@
 """The sweep report from hand-made run directories: per-N series, the fitted law, leap, MGG, TI, files."""
+
 from __future__ import annotations
 
 import json
@@ -18,22 +19,32 @@ def fake_run(run, after: dict[str, float]) -> None:
     run.run_dir.mkdir(parents=True)
     initial = {f"eval/accuracy/{lang}": v for lang, v in BEFORE.items()}
     final = {f"eval/accuracy/{lang}": v for lang, v in after.items()}
-    final |= {"eval/accuracy/mean": sum(after.values()) / len(after), "eval/parallel_questions": 300,
-              "eval/acc_at_k/1": 0.5, "eval/majority_vote": 0.45}
+    final |= {
+        "eval/accuracy/mean": sum(after.values()) / len(after),
+        "eval/parallel_questions": 300,
+        "eval/acc_at_k/1": 0.5,
+        "eval/majority_vote": 0.45,
+    }
     (run.run_dir / "metrics.jsonl").write_text(json.dumps({"step": 0, **initial}) + "\n")
-    (run.run_dir / "summary.json").write_text(json.dumps({"initial": {}, "final": final, "seconds": 10.0,
-                                                          "wall_seconds": 12.0}))
+    (run.run_dir / "summary.json").write_text(
+        json.dumps({"initial": {}, "final": final, "seconds": 10.0, "wall_seconds": 12.0})
+    )
 
 
 def test_report_recovers_the_law_and_states_the_leap(tmp_path):
     from rlcore.config import load_config
+
     config = load_config(ROOT / "configs" / "demo_parallel_rpt.yaml", [f"run.output_dir={tmp_path}"])
     runs = plan(config)
-    assert [(r.n, r.languages) for r in runs] == [(1, ["en"]), (2, ["en", "fr"]), (3, ["en", "fr", "de"]),
-                                                   (4, ["en", "fr", "de", "es"])]
+    assert [(r.n, r.languages) for r in runs] == [
+        (1, ["en"]),
+        (2, ["en", "fr"]),
+        (3, ["en", "fr", "de"]),
+        (4, ["en", "fr", "de", "es"]),
+    ]
     a, b = 0.40, 0.10
     for run in runs:  # every language at a·N^b, except N = 1 which falls short by 3 points (MGG = -0.03)
-        value = a * run.n ** b - (0.03 if run.n == 1 else 0.0)
+        value = a * run.n**b - (0.03 if run.n == 1 else 0.0)
         fake_run(run, {lang: value for lang in LANGS})
     report = build_report(config, runs, {}, 1.0)
     series = report["series"]["mean"]
@@ -41,7 +52,7 @@ def test_report_recovers_the_law_and_states_the_leap(tmp_path):
     assert series["law"]["r2"] == pytest.approx(1.0) and series["mgg"] == pytest.approx(-0.03)
     assert report["heldout_languages"] == ["it", "pt"] and "heldout_mean" in report["series"]
     leap = series["leap"]
-    assert leap["leap"] == pytest.approx(a * 2 ** b - a + 0.03) and leap["detected"]  # 5.9 pts > 2σ ≈ 3.3 pts
+    assert leap["leap"] == pytest.approx(a * 2**b - a + 0.03) and leap["detected"]  # 5.9 pts > 2σ ≈ 3.3 pts
     n2 = report["runs"][1]
     assert n2["transferability"]["index"]["it"] == pytest.approx(1.0)  # every language gained the same
     assert n2["unseen_improved"].keys() == {"de", "es", "it", "pt"}

@@ -34,8 +34,14 @@ def model(model_dir):
 
 def test_model_dir_layout(model_dir):
     assert model_dir.name == tm.MODEL_NAME and tm.VERSION in model_dir.name
-    for name in ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-                 "tokenizer_config.json", "world_card.json"):
+    for name in (
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "world_card.json",
+    ):
         assert (model_dir / name).is_file(), name
     assert not [p for p in model_dir.parent.iterdir() if "-build-" in p.name or "-old-" in p.name]
     assert tm.ensure_tiny_model() == model_dir  # cached: returns at once
@@ -92,7 +98,7 @@ def test_world_card(model_dir):
     assert set(acc) == set(LANGUAGES)
     assert 0.25 <= acc["en"] <= 0.65
     assert all(acc["en"] > acc[lang] for lang in LANGUAGES if lang != "en")
-    assert all(0.02 <= acc[lang] for lang in LANGUAGES)
+    assert all(acc[lang] >= 0.02 for lang in LANGUAGES)
     assert card["sft"]["steps"] == tm.SPEC["sft_steps"] and card["spec"]["head_dim"] >= 32
     assert card["build_seconds"] > 0 and card["vocab_size"] == tm.SPEC["vocab_size"]
 

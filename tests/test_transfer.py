@@ -1,4 +1,5 @@
 """Transfer measures of parallel-language RPT on hand-made numbers (formulas in docs/parallel_rpt.md)."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from rlcore.transfer import (accuracy_stderr, first_parallel_leap, fit_power_law, gains,
-                             monolingual_generalization_gap, transferability)
+from rlcore.transfer import (
+    accuracy_stderr,
+    first_parallel_leap,
+    fit_power_law,
+    gains,
+    monolingual_generalization_gap,
+    transferability,
+)
 
 BEFORE = {"en": 0.40, "fr": 0.30, "it": 0.20, "pt": 0.25}
 
@@ -33,7 +40,7 @@ def test_transferability_is_undefined_without_a_trained_gain():
 
 def test_power_law_fit_recovers_known_a_and_b():
     a, b = 0.42, 0.17
-    perf = {n: a * n ** b for n in range(1, 8)}
+    perf = {n: a * n**b for n in range(1, 8)}
     law = fit_power_law(perf)
     assert law.a == pytest.approx(a, rel=1e-9) and law.b == pytest.approx(b, rel=1e-9)
     assert law.r2 == pytest.approx(1.0) and law.r2_log == pytest.approx(1.0)
@@ -42,7 +49,7 @@ def test_power_law_fit_recovers_known_a_and_b():
 
 def test_power_law_fit_quality_drops_with_noise():
     rng = np.random.default_rng(0)
-    perf = {n: 0.5 * n ** 0.1 * math.exp(rng.normal(0, 0.05)) for n in range(2, 12)}
+    perf = {n: 0.5 * n**0.1 * math.exp(rng.normal(0, 0.05)) for n in range(2, 12)}
     law = fit_power_law(perf)
     assert 0.3 < law.a < 0.7 and -0.05 < law.b < 0.25
     assert 0 < law.r2 < 1 and 0 < law.r2_log < 1
@@ -66,9 +73,9 @@ def test_first_parallel_leap_and_monolingual_generalization_gap():
     noisy = first_parallel_leap({1: 0.40, 2: 0.45, 3: 0.45}, stderr={1: 0.03, 2: 0.03})
     assert not noisy["detected"]  # +5 pts is inside 2σ ≈ 8.5 pts
 
-    law = fit_power_law({2: 0.5, 3: 0.5 * 1.5 ** 0.1, 4: 0.5 * 2 ** 0.1})
+    law = fit_power_law({2: 0.5, 3: 0.5 * 1.5**0.1, 4: 0.5 * 2**0.1})
     predicted_at_1 = law.a
-    assert predicted_at_1 == pytest.approx(0.5 / 2 ** 0.1)
+    assert predicted_at_1 == pytest.approx(0.5 / 2**0.1)
     assert monolingual_generalization_gap({1: 0.40, **perf}, law) == pytest.approx(0.40 - predicted_at_1)
 
 

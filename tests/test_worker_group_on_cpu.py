@@ -1,4 +1,5 @@
 """Worker groups on a real Ray cluster: sharded calls keep order; a dead or hung actor is named in the error."""
+
 from __future__ import annotations
 
 import os

@@ -4,11 +4,13 @@ A builder is one small module: a `Config` (selected by `algorithm.pair_builder.n
 which uses the run's workers through `PairContext` (generate with the current policy, score with the run's
 reward) and returns the pairs plus every generation it made, so that each iteration can be read afterwards.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -25,6 +27,7 @@ class PairBuilderConfig(NamedSection):
 @dataclass
 class PairContext:
     """What a builder may use: the run's workers, the sampling settings and a tokenizer for texts it writes."""
+
     runtime: Any
     sampling: dict[str, Any]
     tokenizer: Any
@@ -47,7 +50,7 @@ class PairContext:
 
     def token_ids(self, text: str) -> list[int]:
         """Response token ids of a text the policy did not generate token by token (e.g. a translation), + EOS."""
-        return self.tokenizer.encode(text, add_special_tokens=False) + [self.tokenizer.eos_token_id]
+        return [*self.tokenizer.encode(text, add_special_tokens=False), self.tokenizer.eos_token_id]
 
 
 def _prompt_only(row: dict[str, Any]) -> dict[str, Any]:
@@ -65,17 +68,32 @@ def written(text: str, ctx: PairContext) -> dict[str, Any]:
     return {"text": text, "ids": ctx.token_ids(text)}
 
 
-def make_pair(prompt_row: dict[str, Any], prompt_ids: Sequence[int], chosen: dict[str, Any],
-              rejected: dict[str, Any], **meta: Any) -> dict[str, Any]:
-    return {"id": prompt_row.get("id", ""), "language": prompt_row.get("language", ""),
-            "prompt": prompt_row["prompt"], "chosen": chosen["text"], "rejected": rejected["text"],
-            "prompt_ids": list(prompt_ids), "chosen_ids": chosen["ids"], "rejected_ids": rejected["ids"], **meta}
+def make_pair(
+    prompt_row: dict[str, Any], prompt_ids: Sequence[int], chosen: dict[str, Any], rejected: dict[str, Any], **meta: Any
+) -> dict[str, Any]:
+    return {
+        "id": prompt_row.get("id", ""),
+        "language": prompt_row.get("language", ""),
+        "prompt": prompt_row["prompt"],
+        "chosen": chosen["text"],
+        "rejected": rejected["text"],
+        "prompt_ids": list(prompt_ids),
+        "chosen_ids": chosen["ids"],
+        "rejected_ids": rejected["ids"],
+        **meta,
+    }
 
 
 def generation_record(sample: dict[str, Any], score: float | None = None, **meta: Any) -> dict[str, Any]:
     """One line of generations.jsonl: what was asked, what the policy answered, how it scored."""
-    record = {"id": sample.get("id", ""), "language": sample.get("language", ""), "prompt": sample["prompt"],
-              "response": sample["response_text"], "finish_reason": sample.get("finish_reason", ""), **meta}
+    record = {
+        "id": sample.get("id", ""),
+        "language": sample.get("language", ""),
+        "prompt": sample["prompt"],
+        "response": sample["response_text"],
+        "finish_reason": sample.get("finish_reason", ""),
+        **meta,
+    }
     if score is not None:
         record["score"] = float(score)
     return record

@@ -6,6 +6,7 @@ builder samples n responses per prompt, asks for r on the scoring prompt (an ins
 answer in L, then x_en), applies per-language length control r' = r − α·len_chars(y) with α chosen on a grid to
 balance chosen and rejected lengths, and pairs argmax r' with argmin r'.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -14,8 +15,16 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from algorithms.pairs.base import (PAIR_BUILDERS, BuildResult, PairBuilder, PairBuilderConfig, PairContext,
-                                   generation_record, make_pair, response)
+from algorithms.pairs.base import (
+    PAIR_BUILDERS,
+    BuildResult,
+    PairBuilder,
+    PairBuilderConfig,
+    PairContext,
+    generation_record,
+    make_pair,
+    response,
+)
 from algorithms.pairs.language_imbalance import LANGUAGE_NAMES
 
 
@@ -23,8 +32,9 @@ class ImplicitCrossLingualConfig(PairBuilderConfig):
     samples_per_prompt: int = Field(10, ge=2)
     temperature: float = Field(0.9, ge=0)
     english: str = "en"
-    answer_in_prefix: str = Field("Please answer in {language}.\n",
-                                  description="Put before x_en when scoring a response in another language.")
+    answer_in_prefix: str = Field(
+        "Please answer in {language}.\n", description="Put before x_en when scoring a response in another language."
+    )
     length_control: bool = True
     alpha_step: float = Field(0.001, gt=0, lt=1, description="Grid step of α in [0, 1).")
 
@@ -41,8 +51,10 @@ def length_control_alpha(groups: list[tuple[np.ndarray, np.ndarray]], step: floa
     best_alpha, best_gap = 0.0, float("inf")
     for alpha in np.arange(0.0, 1.0, step):
         picks = [select_pair(rewards, lengths, alpha) for rewards, lengths in groups]
-        gap = abs(np.mean([lengths[c] for (_, lengths), (c, _) in zip(groups, picks)])
-                  - np.mean([lengths[r] for (_, lengths), (_, r) in zip(groups, picks)]))
+        gap = abs(
+            np.mean([lengths[c] for (_, lengths), (c, _) in zip(groups, picks, strict=True)])
+            - np.mean([lengths[r] for (_, lengths), (_, r) in zip(groups, picks, strict=True)])
+        )
         if gap < best_gap - 1e-12:
             best_alpha, best_gap = float(alpha), gap
     return best_alpha
@@ -58,8 +70,10 @@ class ImplicitCrossLingual(PairBuilder):
             return None
         if row["language"] == self.config.english:
             return english["prompt"]
-        return self.config.answer_in_prefix.format(language=LANGUAGE_NAMES.get(row["language"], row["language"])) \
+        return (
+            self.config.answer_in_prefix.format(language=LANGUAGE_NAMES.get(row["language"], row["language"]))
             + english["prompt"]
+        )
 
     def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
         cfg = self.config
@@ -79,18 +93,31 @@ class ImplicitCrossLingual(PairBuilder):
         pairs, ties = [], 0
         alphas = {}
         for language, member_lists in by_language.items():
-            arrays = [(rewards[m], np.array([len(samples[i]["response_text"]) for i in m], np.float64))
-                      for m in member_lists]
+            arrays = [
+                (rewards[m], np.array([len(samples[i]["response_text"]) for i in m], np.float64)) for m in member_lists
+            ]
             alphas[language] = length_control_alpha(arrays, cfg.alpha_step) if cfg.length_control else 0.0
-            for members, (group_rewards, lengths) in zip(member_lists, arrays):
+            for members, (group_rewards, lengths) in zip(member_lists, arrays, strict=True):
                 best, worst = select_pair(group_rewards, lengths, alphas[language])
                 if best == worst:  # argmax and argmin agree only when every r′ of the prompt is equal
                     ties += 1
                     continue
                 chosen, rejected = samples[members[best]], samples[members[worst]]
-                pairs.append(make_pair(chosen, chosen["prompt_ids"], response(chosen), response(rejected),
-                                       chosen_score=float(group_rewards[best]),
-                                       rejected_score=float(group_rewards[worst]), alpha=alphas[language]))
-        generations = [generation_record(s, r) for s, r in zip(samples, rewards)]
-        return BuildResult(pairs, generations, {"tie": ties, "no_english_version": len(prompts) - len(kept)},
-                           {f"alpha_{lang}": a for lang, a in alphas.items()})
+                pairs.append(
+                    make_pair(
+                        chosen,
+                        chosen["prompt_ids"],
+                        response(chosen),
+                        response(rejected),
+                        chosen_score=float(group_rewards[best]),
+                        rejected_score=float(group_rewards[worst]),
+                        alpha=alphas[language],
+                    )
+                )
+        generations = [generation_record(s, r) for s, r in zip(samples, rewards, strict=True)]
+        return BuildResult(
+            pairs,
+            generations,
+            {"tie": ties, "no_english_version": len(prompts) - len(kept)},
+            {f"alpha_{lang}": a for lang, a in alphas.items()},
+        )

@@ -9,19 +9,43 @@ Pairs whose translation failed are dropped; all target languages are pooled. Rea
 generations (`translator: policy`); the tiny model of the embedded world cannot, so its demo uses the world's rule
 translator (`translator: world`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import Field
 
-from algorithms.pairs.base import (PAIR_BUILDERS, BuildResult, PairBuilder, PairBuilderConfig, PairContext,
-                                   generation_record, make_pair, response, written)
+from algorithms.pairs.base import (
+    PAIR_BUILDERS,
+    BuildResult,
+    PairBuilder,
+    PairBuilderConfig,
+    PairContext,
+    generation_record,
+    make_pair,
+    response,
+    written,
+)
 from rlcore.world.translate import translate_solution
 
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian",
-                  "pt": "Portuguese", "zh": "Chinese", "ja": "Japanese", "ru": "Russian", "th": "Thai",
-                  "sw": "Swahili", "bn": "Bengali", "te": "Telugu", "ko": "Korean", "ar": "Arabic"}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ru": "Russian",
+    "th": "Thai",
+    "sw": "Swahili",
+    "bn": "Bengali",
+    "te": "Telugu",
+    "ko": "Korean",
+    "ar": "Arabic",
+}
 
 
 class LanguageImbalanceConfig(PairBuilderConfig):
@@ -30,7 +54,8 @@ class LanguageImbalanceConfig(PairBuilderConfig):
     translator: Literal["policy", "world"] = "policy"
     translate_prompt: str = Field(
         "Translate the following text from {source} into {target}. Reply with the translation only.\n\n{text}\n",
-        description="Prompt for translator=policy; {source}/{target} are language names.")
+        description="Prompt for translator=policy; {source}/{target} are language names.",
+    )
     translate_max_tokens: int | None = Field(None, description="None = rollout.max_tokens.")
 
 
@@ -41,8 +66,10 @@ class LanguageImbalance(PairBuilder):
     def targets(self) -> list[str]:
         targets = self.config.targets or [lang for lang in self.train_languages if lang != self.config.dominant]
         if not targets:
-            raise ValueError("language_imbalance needs target languages: set data.train_languages to the dominant "
-                             "language plus at least one other, or pair_builder.targets")
+            raise ValueError(
+                "language_imbalance needs target languages: set data.train_languages to the dominant "
+                "language plus at least one other, or pair_builder.targets"
+            )
         return targets
 
     def prompt_languages(self) -> list[str]:
@@ -60,26 +87,59 @@ class LanguageImbalance(PairBuilder):
                 jobs.append((row, target_row))
         dominant_answers = {s["id"]: s for s in ctx.generate(prompts, n=1)}
         target_answers = ctx.generate([target_row for _, target_row in jobs], n=1)
-        to_target = self.translate([(dominant_answers[x["id"]]["response_text"], dominant, t["language"])
-                                    for x, t in jobs], ctx)
+        to_target = self.translate(
+            [(dominant_answers[x["id"]]["response_text"], dominant, t["language"]) for x, t in jobs], ctx
+        )
         to_dominant = self.translate([(y["response_text"], y["language"], dominant) for y in target_answers], ctx)
 
         pairs, generations = [], [generation_record(s, role="answer") for s in dominant_answers.values()]
-        for (x_dom, x_tgt), y_tgt, y_dom_in_tgt, y_tgt_in_dom in zip(jobs, target_answers, to_target, to_dominant):
+        for (x_dom, x_tgt), y_tgt, y_dom_in_tgt, y_tgt_in_dom in zip(
+            jobs, target_answers, to_target, to_dominant, strict=True
+        ):
             y_dom = dominant_answers[x_dom["id"]]
             generations.append(generation_record(y_tgt, role="answer"))
-            generations.append({"id": x_dom["id"], "language": x_tgt["language"], "role": "translation",
-                                "source": y_dom["response_text"], "translation": y_dom_in_tgt})
-            generations.append({"id": x_dom["id"], "language": dominant, "role": "translation",
-                                "source": y_tgt["response_text"], "translation": y_tgt_in_dom})
+            generations.append(
+                {
+                    "id": x_dom["id"],
+                    "language": x_tgt["language"],
+                    "role": "translation",
+                    "source": y_dom["response_text"],
+                    "translation": y_dom_in_tgt,
+                }
+            )
+            generations.append(
+                {
+                    "id": x_dom["id"],
+                    "language": dominant,
+                    "role": "translation",
+                    "source": y_tgt["response_text"],
+                    "translation": y_tgt_in_dom,
+                }
+            )
             if y_tgt_in_dom is not None:  # dominant side
-                pairs.append(make_pair(x_dom, y_dom["prompt_ids"], response(y_dom), written(y_tgt_in_dom, ctx),
-                                       side="dominant", paired_language=x_tgt["language"]))
+                pairs.append(
+                    make_pair(
+                        x_dom,
+                        y_dom["prompt_ids"],
+                        response(y_dom),
+                        written(y_tgt_in_dom, ctx),
+                        side="dominant",
+                        paired_language=x_tgt["language"],
+                    )
+                )
             else:
                 dropped["translation_failed"] += 1
             if y_dom_in_tgt is not None:  # target side
-                pairs.append(make_pair(x_tgt, y_tgt["prompt_ids"], written(y_dom_in_tgt, ctx), response(y_tgt),
-                                       side="target", paired_language=dominant))
+                pairs.append(
+                    make_pair(
+                        x_tgt,
+                        y_tgt["prompt_ids"],
+                        written(y_dom_in_tgt, ctx),
+                        response(y_tgt),
+                        side="target",
+                        paired_language=dominant,
+                    )
+                )
             else:
                 dropped["translation_failed"] += 1
         return BuildResult(pairs, generations, dropped)
@@ -88,10 +148,17 @@ class LanguageImbalance(PairBuilder):
         """Each (text, source, target) translated, or None where the translation failed."""
         if self.config.translator == "world":
             return [translate_solution(text, source, target) for text, source, target in jobs]
-        requests = [{"prompt": self.config.translate_prompt.format(
-            source=LANGUAGE_NAMES.get(source, source), target=LANGUAGE_NAMES.get(target, target), text=text)}
-            for text, source, target in jobs]
+        requests = [
+            {
+                "prompt": self.config.translate_prompt.format(
+                    source=LANGUAGE_NAMES.get(source, source), target=LANGUAGE_NAMES.get(target, target), text=text
+                )
+            }
+            for text, source, target in jobs
+        ]
         extra = {"max_tokens": self.config.translate_max_tokens} if self.config.translate_max_tokens else {}
         outputs = ctx.generate(requests, n=1, temperature=0.0, **extra)
-        return [out["response_text"].strip() if out["finish_reason"] == "stop" and out["response_text"].strip()
-                else None for out in outputs]
+        return [
+            out["response_text"].strip() if out["finish_reason"] == "stop" and out["response_text"].strip() else None
+            for out in outputs
+        ]

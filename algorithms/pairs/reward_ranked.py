@@ -1,4 +1,5 @@
 """Reward-ranked pairs: n samples per prompt under any reward; chosen = best, rejected = worst, ties skipped."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,8 +8,16 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from algorithms.pairs.base import (PAIR_BUILDERS, BuildResult, PairBuilder, PairBuilderConfig, PairContext,
-                                   generation_record, make_pair, response)
+from algorithms.pairs.base import (
+    PAIR_BUILDERS,
+    BuildResult,
+    PairBuilder,
+    PairBuilderConfig,
+    PairContext,
+    generation_record,
+    make_pair,
+    response,
+)
 
 
 class RewardRankedConfig(PairBuilderConfig):
@@ -33,8 +42,15 @@ class RewardRanked(PairBuilder):
             if scores[best] - scores[worst] <= self.config.min_margin:
                 ties += 1
                 continue
-            pairs.append(make_pair(samples[best], samples[best]["prompt_ids"], response(samples[best]),
-                                   response(samples[worst]), chosen_score=float(scores[best]),
-                                   rejected_score=float(scores[worst])))
-        generations = [generation_record(s, score) for s, score in zip(samples, scores)]
+            pairs.append(
+                make_pair(
+                    samples[best],
+                    samples[best]["prompt_ids"],
+                    response(samples[best]),
+                    response(samples[worst]),
+                    chosen_score=float(scores[best]),
+                    rejected_score=float(scores[worst]),
+                )
+            )
+        generations = [generation_record(s, score) for s, score in zip(samples, scores, strict=True)]
         return BuildResult(pairs, generations, {"tie": ties})

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "es", "it", "pt")
 KINDS: tuple[str, ...] = ("add", "sub", "add_sub", "mul")
@@ -40,22 +40,151 @@ STEP_FORMATS: dict[str, dict[str, str]] = {
 }
 
 NUMBER_WORDS: dict[str, tuple[str, ...]] = {
-    "en": ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-           "sixteen seventeen eighteen nineteen twenty").split(),
-    "fr": ("zéro un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize "
-           "dix-sept dix-huit dix-neuf vingt").split(),
-    "de": ("null eins zwei drei vier fünf sechs sieben acht neun zehn elf zwölf dreizehn vierzehn fünfzehn "
-           "sechzehn siebzehn achtzehn neunzehn zwanzig").split(),
-    "es": ("cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciséis "
-           "diecisiete dieciocho diecinueve veinte").split(),
-    "it": ("zero uno due tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici quindici "
-           "sedici diciassette diciotto diciannove venti").split(),
-    "pt": ("zero um dois três quatro cinco seis sete oito nove dez onze doze treze catorze quinze dezesseis "
-           "dezessete dezoito dezenove vinte").split(),
+    "en": [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+    ],
+    "fr": [
+        "zéro",
+        "un",
+        "deux",
+        "trois",
+        "quatre",
+        "cinq",
+        "six",
+        "sept",
+        "huit",
+        "neuf",
+        "dix",
+        "onze",
+        "douze",
+        "treize",
+        "quatorze",
+        "quinze",
+        "seize",
+        "dix-sept",
+        "dix-huit",
+        "dix-neuf",
+        "vingt",
+    ],
+    "de": [
+        "null",
+        "eins",
+        "zwei",
+        "drei",
+        "vier",
+        "fünf",
+        "sechs",
+        "sieben",
+        "acht",
+        "neun",
+        "zehn",
+        "elf",
+        "zwölf",
+        "dreizehn",
+        "vierzehn",
+        "fünfzehn",
+        "sechzehn",
+        "siebzehn",
+        "achtzehn",
+        "neunzehn",
+        "zwanzig",
+    ],
+    "es": [
+        "cero",
+        "uno",
+        "dos",
+        "tres",
+        "cuatro",
+        "cinco",
+        "seis",
+        "siete",
+        "ocho",
+        "nueve",
+        "diez",
+        "once",
+        "doce",
+        "trece",
+        "catorce",
+        "quince",
+        "dieciséis",
+        "diecisiete",
+        "dieciocho",
+        "diecinueve",
+        "veinte",
+    ],
+    "it": [
+        "zero",
+        "uno",
+        "due",
+        "tre",
+        "quattro",
+        "cinque",
+        "sei",
+        "sette",
+        "otto",
+        "nove",
+        "dieci",
+        "undici",
+        "dodici",
+        "tredici",
+        "quattordici",
+        "quindici",
+        "sedici",
+        "diciassette",
+        "diciotto",
+        "diciannove",
+        "venti",
+    ],
+    "pt": [
+        "zero",
+        "um",
+        "dois",
+        "três",
+        "quatro",
+        "cinco",
+        "seis",
+        "sete",
+        "oito",
+        "nove",
+        "dez",
+        "onze",
+        "doze",
+        "treze",
+        "catorze",
+        "quinze",
+        "dezesseis",
+        "dezessete",
+        "dezoito",
+        "dezenove",
+        "vinte",
+    ],
 }
 # Feminine forms where a number word agrees with its noun.
 FEMININE_NUMBER_WORDS: dict[str, dict[int, str]] = {
-    "fr": {1: "une"}, "es": {1: "una"}, "it": {1: "una"}, "pt": {1: "uma", 2: "duas"},
+    "fr": {1: "une"},
+    "es": {1: "una"},
+    "it": {1: "una"},
+    "pt": {1: "uma", 2: "duas"},
 }
 
 # Entities: the same index means the same person/object in every language. Gender: "m" or "f".
@@ -68,16 +197,48 @@ NAMES: dict[str, tuple[tuple[str, str], ...]] = {
     "pt": (("Ana", "f"), ("João", "m"), ("Beatriz", "f"), ("Pedro", "m"), ("Inês", "f"), ("Tiago", "m")),
 }
 OBJECTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "en": tuple((w, "m") for w in "apples pencils books cookies marbles stamps flowers cards".split()),
-    "fr": (("pommes", "f"), ("crayons", "m"), ("livres", "m"), ("biscuits", "m"), ("billes", "f"),
-           ("timbres", "m"), ("fleurs", "f"), ("cartes", "f")),
-    "de": tuple((w, "m") for w in "Äpfel Stifte Bücher Kekse Murmeln Briefmarken Blumen Karten".split()),
-    "es": (("manzanas", "f"), ("lápices", "m"), ("libros", "m"), ("galletas", "f"), ("canicas", "f"),
-           ("sellos", "m"), ("flores", "f"), ("cartas", "f")),
-    "it": (("mele", "f"), ("matite", "f"), ("libri", "m"), ("biscotti", "m"), ("biglie", "f"),
-           ("francobolli", "m"), ("fiori", "m"), ("carte", "f")),
-    "pt": (("maçãs", "f"), ("lápis", "m"), ("livros", "m"), ("biscoitos", "m"), ("bolinhas", "f"),
-           ("selos", "m"), ("flores", "f"), ("cartas", "f")),
+    "en": tuple((w, "m") for w in ["apples", "pencils", "books", "cookies", "marbles", "stamps", "flowers", "cards"]),
+    "fr": (
+        ("pommes", "f"),
+        ("crayons", "m"),
+        ("livres", "m"),
+        ("biscuits", "m"),
+        ("billes", "f"),
+        ("timbres", "m"),
+        ("fleurs", "f"),
+        ("cartes", "f"),
+    ),
+    "de": tuple((w, "m") for w in ["Äpfel", "Stifte", "Bücher", "Kekse", "Murmeln", "Briefmarken", "Blumen", "Karten"]),
+    "es": (
+        ("manzanas", "f"),
+        ("lápices", "m"),
+        ("libros", "m"),
+        ("galletas", "f"),
+        ("canicas", "f"),
+        ("sellos", "m"),
+        ("flores", "f"),
+        ("cartas", "f"),
+    ),
+    "it": (
+        ("mele", "f"),
+        ("matite", "f"),
+        ("libri", "m"),
+        ("biscotti", "m"),
+        ("biglie", "f"),
+        ("francobolli", "m"),
+        ("fiori", "m"),
+        ("carte", "f"),
+    ),
+    "pt": (
+        ("maçãs", "f"),
+        ("lápis", "m"),
+        ("livros", "m"),
+        ("biscoitos", "m"),
+        ("bolinhas", "f"),
+        ("selos", "m"),
+        ("flores", "f"),
+        ("cartas", "f"),
+    ),
 }
 # Containers for the multiply kind: template i uses container i.
 CONTAINERS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -182,8 +343,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "{name} tiene {a} {obj}. Le dan {b} {obj} más. ¿[o:Cuántos/Cuántas] {obj} tiene ahora?",
             "Hay {a} {obj} en la mesa. {name} pone {b} {obj} más en la mesa. "
             "¿[o:Cuántos/Cuántas] {obj} hay ahora en la mesa?",
-            "{name} recogió {a} {obj} el lunes y {b} {obj} el martes. "
-            "¿[o:Cuántos/Cuántas] {obj} recogió en total?",
+            "{name} recogió {a} {obj} el lunes y {b} {obj} el martes. ¿[o:Cuántos/Cuántas] {obj} recogió en total?",
         ),
         "sub": (
             "{name} tiene {a} {obj}. Le regala {b} {obj} a un amigo. ¿[o:Cuántos/Cuántas] {obj} le quedan?",
@@ -342,7 +502,7 @@ def reference_steps(kind: str, numbers: tuple[int, ...], language: str) -> tuple
     """The correct solution steps of a problem, localized."""
     ops = {"add": ("+",), "sub": ("-",), "add_sub": ("+", "-"), "mul": ("*",)}[kind]
     steps, acc = [], numbers[0]
-    for op, right in zip(ops, numbers[1:]):
+    for op, right in zip(ops, numbers[1:], strict=False):
         result = _OPS[op](acc, right)
         steps.append(Step(step_text(acc, op, right, result, language), acc, op, right, result, True))
         acc = result
@@ -395,11 +555,11 @@ def render(canon: Canonical, language: str, problem_id: str) -> Problem:
     count_genders = [box_gender if canon.kind == "mul" and i == 0 else obj_gender for i in range(len(canon.numbers))]
     shown = [
         number_word(n, language, g) if word else str(n)
-        for n, word, g in zip(canon.numbers, canon.as_words, count_genders)
+        for n, word, g in zip(canon.numbers, canon.as_words, count_genders, strict=False)
     ]
     template = TEMPLATES[language][canon.kind][canon.template]
     template = _AGREE.sub(lambda m: m.group(2) if genders[m.group(1)] == "m" else m.group(3), template)
-    slots = dict(zip("abc", shown))
+    slots = dict(zip("abc", shown, strict=False))
     obj_dat = obj + "n" if language == "de" and not obj.endswith(("n", "s")) else obj
     question = template.format(name=name, obj=obj, obj_dat=obj_dat, box=box, **slots)
     steps = reference_steps(canon.kind, canon.numbers, language)
@@ -434,9 +594,7 @@ def generate_canonical(split: str, num: int, seed: int = 0) -> list[Canonical]:
     return out
 
 
-def generate_problems(
-    split: str, num: int, languages: Iterable[str] = LANGUAGES, seed: int = 0
-) -> list[Problem]:
+def generate_problems(split: str, num: int, languages: Iterable[str] = LANGUAGES, seed: int = 0) -> list[Problem]:
     """`num` problems per language, ordered by id then language; ids like 'train-000123' are shared by languages."""
     languages = tuple(languages)
     unknown = set(languages) - set(LANGUAGES)

@@ -151,7 +151,7 @@ def _sft_examples(tokenizer) -> list[tuple[list[int], int]]:
     problems += generate_problems("train", n_en // SPEC["english_ratio"], languages=others, seed=SPEC["seed"])
     prompts = tokenizer([p.prompt for p in problems], add_special_tokens=False)["input_ids"]
     completions = tokenizer([p.solution for p in problems], add_special_tokens=False)["input_ids"]
-    return [(p + c + [EOS_ID], len(p)) for p, c in zip(prompts, completions)]
+    return [(p + c + [EOS_ID], len(p)) for p, c in zip(prompts, completions, strict=True)]
 
 
 def _lr_at(step: int) -> float:
@@ -229,7 +229,7 @@ def evaluate(model, tokenizer, problems: list[Problem], batch_size: int = 256, m
                     **enc, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=EOS_ID, pad_token_id=PAD_ID
                 )
             texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-            for p, text in zip(chunk, texts):
+            for p, text in zip(chunk, texts, strict=True):
                 correct.setdefault(p.language, []).append(extract_answer(text, p.language) == str(p.answer))
     finally:
         tokenizer.padding_side = side

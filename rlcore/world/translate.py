@@ -5,17 +5,18 @@ rewarding) use this on the embedded world instead of asking the policy; real mod
 generations. A solution whose lines are not all in the world's step format cannot be translated (None), just as
 a real translation can fail.
 """
+
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from rlcore.world.tasks import ANSWER_PHRASES, STEP_FORMATS
 
 _NUMBER = r"(-?\d+)"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _step_patterns(language: str) -> tuple[tuple[str, re.Pattern], ...]:
     """(operator, regex) per step sentence format of `language`."""
     patterns = []
