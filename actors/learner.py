@@ -72,6 +72,16 @@ def lr_lambda(cfg: LearnerSection, total_steps: int):
 
 
 class LearnerWorker(Worker):
+    remote_methods = (
+        "free_port",
+        "init_engine",
+        "logprobs",
+        "train",
+        "weight_buckets",
+        "save_checkpoint",
+        "load_training_state",
+    )
+
     def __init__(
         self,
         rank: int,

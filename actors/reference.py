@@ -8,6 +8,8 @@ from rlcore.modeling import batch_logprobs, load_causal_lm, torch_device
 
 
 class ReferenceWorker(Worker):
+    remote_methods = ("logprobs",)
+
     def __init__(
         self, rank: int, world_size: int, model_path: str, dtype: str, attn_implementation: str, micro_batch_size: int
     ):

@@ -17,10 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class RewardWorker(Worker):
+    remote_methods = ("score",)
+
     def __init__(self, rank: int, world_size: int, reward: dict[str, Any]):
         super().__init__(rank, world_size)
-        import rewards  # noqa: F401  (fills the registry)
-        from rewards import REWARDS
+        from rlcore.registry import REWARDS  # built-ins and plug-ins load through entry points
 
         cls = REWARDS.get(reward["name"])
         self.config = cls.Config.model_validate(reward)

@@ -26,6 +26,8 @@ def rollout_env(cfg: RolloutSection) -> dict[str, str]:
 
 
 class RolloutWorker(Worker):
+    remote_methods = ("generate", "load_weights", "set_policy_version")
+
     def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, dtype: str, seed: int):
         super().__init__(rank, world_size)
         from vllm import LLM

@@ -1,15 +1,6 @@
-"""Algorithms: one module per algorithm, each registered in ALGORITHMS under the name configs use."""
+"""Algorithms: one module per algorithm, registered in rlcore.registry.ALGORITHMS and found through the
+`rlcore.algorithms` entry points (pyproject.toml), so a module is imported only when a config names it."""
 
-from algorithms import (
-    grpo,  # noqa: F401  (registers "grpo")
-    iterative_dpo,  # noqa: F401  (registers "iterative_dpo")
-    parallel_rpt,  # noqa: F401  (registers "parallel_rpt")
-)
-from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
+from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig, build_algorithm
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmConfig", "build_algorithm"]
-
-
-def build_algorithm(config) -> Algorithm:
-    """The algorithm named by config.algorithm.name, ready to `.run()`."""
-    return ALGORITHMS.get(config.algorithm.name)(config)

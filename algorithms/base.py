@@ -15,13 +15,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from actors.runtime import Runtime
 from rlcore.checkpoint import CheckpointManager
 from rlcore.config import NamedSection, RunConfig, save_config
 from rlcore.data import PromptSampler, load_eval_rows, load_rows
 from rlcore.evaluation import evaluate
 from rlcore.metrics import MetricsLogger, PhaseProgress, plot_metrics, summary_table
-from rlcore.registry import Registry
-from rlcore.runtime import Runtime
+from rlcore.registry import ALGORITHMS
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class Algorithm(ABC):
         self.checkpoints = CheckpointManager(self.run_dir, config.checkpoint.keep_last)
         self.runtime: Runtime | None = None
         self.progress: PhaseProgress | None = None
+        self.last_report: dict[str, Any] | None = None
 
     # ---- what subclasses provide ------------------------------------------------------------------------------
     def needs_reference(self) -> bool:
@@ -66,10 +67,22 @@ class Algorithm(ABC):
         self.eval_rows = load_eval_rows(data, seed)
 
     def evaluate(self) -> dict[str, float]:
+        """Held-out metrics of the current policy; the full multilingual report is kept in `last_report`."""
         if not self.eval_rows:
             return {}
         with self.phase("eval"):
-            return evaluate(self.runtime, self.eval_rows, self.config.eval.max_tokens or self.config.rollout.max_tokens)
+            max_tokens = self.config.eval.max_tokens or self.config.rollout.max_tokens
+            metrics, self.last_report = evaluate(
+                self.runtime, self.eval_rows, max_tokens, self.config.data.eval_languages
+            )
+        return metrics
+
+    @classmethod
+    def evaluate_checkpoint(cls, config: RunConfig, checkpoint: str, output: str | None = None) -> dict[str, Any]:
+        """`rlcore eval`: the held-out evaluation of any checkpoint, with rollout workers only."""
+        from algorithms.checkpoint_eval import evaluate_checkpoint
+
+        return evaluate_checkpoint(config, checkpoint, output)
 
     def save_checkpoint(self, step: int) -> None:
         with self.phase("checkpoint"):
@@ -202,4 +215,6 @@ def _delta(before: float | None, after: float | None) -> str:
     return "-" if before is None or after is None else f"{100 * (after - before):+.1f} pts"
 
 
-ALGORITHMS: Registry[type[Algorithm]] = Registry("algorithm")
+def build_algorithm(config: RunConfig) -> Algorithm:
+    """The algorithm named by config.algorithm.name, ready to `.run()`."""
+    return ALGORITHMS.get(config.algorithm.name)(config)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
 from rlcore.advantages import ADVANTAGES
-from rlcore.runtime import rows_to_batch
+from rlcore.batch import rows_to_batch
 
 
 class GRPOConfig(AlgorithmConfig):

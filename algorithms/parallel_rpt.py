@@ -4,7 +4,7 @@ multilingual evaluation (accuracy per language, Acc@k over languages, majority v
 
 The step is GRPO's; only the data differ: `data.train_languages` chooses the languages, only questions present
 in all of them are kept, and `batching` decides how a step's fixed number of prompts is filled. The `sweep`
-section describes the N = 1..K experiment run by `rlcore sweep` (rlcore/sweep.py)."""
+section describes the N = 1..K experiment run by `rlcore sweep` (algorithms/parallel_sweep/runner.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from pydantic import Field, model_validator
 
 from algorithms.base import ALGORITHMS
 from algorithms.grpo import GRPO, GRPOConfig, rollout_metrics
-from rlcore.config import Section
+from rlcore.config import RunConfig, Section
 from rlcore.evaluation import score_correctness
 from rlcore.metrics import plot_metrics
-from rlcore.multilingual import evaluate_parallel, report_tables
+from rlcore.multilingual import report_tables
 from rlcore.parallel_data import ParallelSampler, parallel_rows
 
 
@@ -70,7 +70,6 @@ class ParallelRPT(GRPO):
         self.sampler = ParallelSampler(
             rows, data.train_languages, self.config.run.seed, self.cfg.batching, data.shuffle
         )
-        self.last_report: dict[str, Any] | None = None
 
     def sample_metrics(self, samples) -> dict[str, float]:
         """GRPO's metrics (reward/<language> included) plus sample accuracy per language."""
@@ -85,18 +84,12 @@ class ParallelRPT(GRPO):
             metrics[f"accuracy/{language}"] = float(correct[languages == language].mean())
         return metrics
 
-    def evaluate(self) -> dict[str, float]:
-        """Per-language accuracy (as GRPO) plus Acc@k over languages and majority vote, from one generation."""
-        if not self.eval_rows:
-            return {}
-        with self.phase("eval"):
-            metrics, self.last_report = evaluate_parallel(
-                self.runtime,
-                self.eval_rows,
-                self.config.eval.max_tokens or self.config.rollout.max_tokens,
-                self.config.data.eval_languages,
-            )
-        return metrics
+    @classmethod
+    def sweep(cls, config: RunConfig, train: bool = True) -> dict[str, Any]:
+        """`rlcore sweep`: one run per training-language set, then the scaling-law report."""
+        from algorithms.parallel_sweep.runner import run_sweep
+
+        return run_sweep(config, train=train)
 
     def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:
         summary = super().finish(first_eval, last_eval, seconds)

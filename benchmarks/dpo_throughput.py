@@ -138,9 +138,9 @@ class Rlcore:
     """rlcore's side: a Runtime with the DeepSpeed learner and one reference worker, driven as an algorithm would."""
 
     def __init__(self, tokenized: list[dict], model_path: str, args, steps: int):
+        from actors.runtime import Runtime
         from rlcore.batch import Batch
         from rlcore.config import load_config
-        from rlcore.runtime import Runtime
 
         self.args, self.rows_per_step = args, 2 * args.batch_pairs
         cfg = load_config(

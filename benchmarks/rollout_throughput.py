@@ -25,6 +25,8 @@ from rlcore.world.tasks import generate_problems
 class RawVLLM(Worker):
     """Plain vLLM with the same engine arguments; times only `LLM.generate`."""
 
+    remote_methods = ("generate",)
+
     def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, seed: int):
         super().__init__(rank, world_size)
         from vllm import LLM
@@ -84,7 +86,7 @@ def main() -> None:
     results: dict[str, list[float]] = {"rlcore": [], "raw_vllm": []}
     for rep in range(args.reps + 1):  # the first round warms both engines up and is not counted
         seed = 1000 * rep
-        tokens, seconds = raw.broadcast("generate", prompts, args.n, args.max_tokens, seed)[0]
+        tokens, seconds = raw.broadcast("generate", prompts=prompts, n=args.n, max_tokens=args.max_tokens, seed=seed)[0]
         raw_rate = tokens / seconds
         batch = Batch.from_rows([{"prompt": p, "seed": seed + i} for i, p in enumerate(prompts)])
         start = time.perf_counter()

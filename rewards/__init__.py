@@ -1,6 +1,7 @@
-"""Rewards: one module per reward, each registered in REWARDS under the name configs use."""
+"""Rewards: one module per reward, registered in rlcore.registry.REWARDS and found through the `rlcore.rewards`
+entry points (pyproject.toml), so a module is imported only when a config names its reward."""
 
-from rewards import implicit_dpo, math_rule  # noqa: F401  (register "implicit_dpo", "math" and "format")
-from rewards.base import REWARDS, Reward, RewardConfig
+from rewards.base import Reward, RewardConfig
+from rlcore.registry import REWARDS
 
 __all__ = ["REWARDS", "Reward", "RewardConfig"]

@@ -1,4 +1,4 @@
-"""The Reward base class and registry: a reward maps samples to scores, one per sample."""
+"""The Reward base class: a reward maps samples to scores, one per sample (registered in rlcore.registry.REWARDS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from rlcore.config import NamedSection
-from rlcore.registry import Registry
 
 
 class RewardConfig(NamedSection):
@@ -35,6 +34,3 @@ class Reward(ABC):
     @abstractmethod
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         """One score per sample, in order."""
-
-
-REWARDS: Registry[type[Reward]] = Registry("reward")

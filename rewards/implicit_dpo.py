@@ -11,9 +11,10 @@ from typing import Any
 
 from pydantic import Field
 
-from rewards.base import REWARDS, Reward, RewardConfig
+from rewards.base import Reward, RewardConfig
 from rlcore.batch import Batch
 from rlcore.modeling import batch_logprobs, load_causal_lm, load_tokenizer, resolve_model_path, torch_device
+from rlcore.registry import REWARDS
 
 
 class ImplicitDPOConfig(RewardConfig):

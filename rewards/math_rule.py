@@ -8,7 +8,8 @@ from typing import Any
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from pydantic import Field
 
-from rewards.base import REWARDS, Reward, RewardConfig
+from rewards.base import Reward, RewardConfig
+from rlcore.registry import REWARDS
 from rlcore.world.tasks import ANSWER_PHRASES
 
 _PHRASES = sorted(

@@ -121,3 +121,11 @@ def pad_sequences(
         out[i, : len(seq)] = seq
         mask[i, : len(seq)] = 1
     return out, mask
+
+
+def rows_to_batch(rows: Sequence[dict[str, Any]], seed: int | None = None) -> Batch:
+    """A Batch of data rows; with `seed`, row i gets sampling seed `seed + i`."""
+    batch = Batch.from_rows(rows)
+    if seed is not None:
+        batch = batch.with_columns(seed=[seed + i for i in range(len(batch))])
+    return batch

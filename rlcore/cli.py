@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
-from rlcore.config import ConfigError, load_config
+from rlcore.config import ConfigError, RunConfig, load_config
+from rlcore.registry import ALGORITHMS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,22 +78,20 @@ def main(argv: list[str] | None = None) -> int:
 EVAL_OPTIONS = ("checkpoint", "output")
 
 
-def _run(command: str, config, options: dict[str, Any]) -> int:
+def _run(command: str, config: RunConfig, options: dict[str, Any]) -> int:
+    """The algorithm class comes from the registry (entry points): the CLI never imports the floors above rlcore."""
+    algorithm = ALGORITHMS.get(config.algorithm.name)
     if command == "eval":
-        from rlcore.checkpoint_eval import evaluate_checkpoint
-
-        evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
+        algorithm.evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
         return 0
     if command == "sweep":
-        from rlcore.sweep import run_sweep, sweep_dir
-
-        report = run_sweep(config, train=not options["report_only"])
-        print(f"sweep report: {sweep_dir(config) / 'report.md'}")
+        if not hasattr(algorithm, "sweep"):
+            raise ConfigError(f"algorithm {config.algorithm.name!r} has no sweep; use algorithm.name=parallel_rpt")
+        report = algorithm.sweep(config, train=not options["report_only"])
+        print(f"sweep report: {report['report_path']}")
         return 1 if report["failures"] else 0
-    from algorithms import build_algorithm
-
-    summary = build_algorithm(config).run()
-    print(f"run directory: {summary['run_dir']}")
+    summary = algorithm(config).run()
+    print(f"run directory: {Path(summary['run_dir']).resolve()}")
     return 0
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
@@ -84,9 +85,12 @@ def actor_env(torch_threads: int, extra: dict[str, str] | None = None) -> dict[s
 class WorkerGroup:
     """N actors of one class on one placement group.
 
-    `call(method, batch)` splits the batch over the actors in order and concatenates the results in order;
-    `broadcast(method, ...)` sends the same arguments to every actor. Every call has a timeout, and a dead or
-    hung actor surfaces as a WorkerError naming the actor and the method.
+    `call(method, batch, **kwargs)` splits the batch over the actors in order and concatenates the results in order;
+    `broadcast(method, **kwargs)` sends the same arguments to every actor; `call_each(method, [kwargs, ...])` one set
+    per actor. Arguments other than the batch go by name. An actor class declares the methods a group may call
+    (`remote_methods`), and `uses` names those its caller will call: a misspelt name fails when the group is built,
+    and a call to an undeclared method fails before anything is sent. Every call has a timeout, and a dead or hung
+    actor surfaces as a WorkerError naming the actor and the method.
     """
 
     def __init__(
@@ -102,8 +106,12 @@ class WorkerGroup:
         call_timeout_s: float = 900.0,
         init_kwargs: dict[str, Any] | None = None,
         start_timeout_s: float = 300.0,
+        uses: Sequence[str] = (),
     ):
         self.name = name
+        self.methods = declared_methods(actor_class)
+        for method in uses:
+            self._check(method)
         self.call_timeout_s = call_timeout_s
         bundles = [{"CPU": num_cpus, **({"GPU": num_gpus} if num_gpus else {})} for _ in range(num_workers)]
         self.placement_group = placement_group(bundles, strategy=strategy)
@@ -133,22 +141,37 @@ class WorkerGroup:
     def __len__(self) -> int:
         return len(self.actors)
 
-    def call(self, method: str, batch: Batch, *args: Any, timeout: float | None = None, **kwargs: Any) -> Batch:
+    def call(self, method: str, batch: Batch, *, timeout: float | None = None, **kwargs: Any) -> Batch:
         """Shard the batch over the actors (empty shards are skipped), run, and gather in order."""
+        self._check(method)
         shards = batch.split(len(self.actors))
         busy = [(rank, shard) for rank, shard in enumerate(shards) if len(shard)]
-        refs = [getattr(self.actors[rank], method).remote(shard, *args, **kwargs) for rank, shard in busy]
+        refs = [getattr(self.actors[rank], method).remote(shard, **kwargs) for rank, shard in busy]
         results = self.wait([f"{method}" for _ in busy], refs, ranks=[rank for rank, _ in busy], timeout=timeout)
         return Batch.concat(results)
 
-    def broadcast(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> list[Any]:
-        refs = [getattr(actor, method).remote(*args, **kwargs) for actor in self.actors]
+    def broadcast(self, method: str, *, timeout: float | None = None, **kwargs: Any) -> list[Any]:
+        self._check(method)
+        refs = [getattr(actor, method).remote(**kwargs) for actor in self.actors]
         return self.wait([method] * len(refs), refs, timeout=timeout)
 
-    def call_each(self, method: str, per_rank_args: Sequence[tuple], timeout: float | None = None) -> list[Any]:
-        """Different positional arguments per actor (e.g. pre-split data)."""
-        refs = [getattr(actor, method).remote(*args) for actor, args in zip(self.actors, per_rank_args, strict=True)]
+    def call_each(
+        self, method: str, per_rank_kwargs: Sequence[dict[str, Any]], *, timeout: float | None = None
+    ) -> list[Any]:
+        """Different arguments per actor (e.g. pre-split data), by name."""
+        self._check(method)
+        actors_and_kwargs = zip(self.actors, per_rank_kwargs, strict=True)
+        refs = [getattr(actor, method).remote(**kwargs) for actor, kwargs in actors_and_kwargs]
         return self.wait([method] * len(refs), refs, timeout=timeout)
+
+    def _check(self, method: str) -> None:
+        if method not in self.methods:
+            hint = difflib.get_close_matches(method, self.methods, n=1)
+            maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise WorkerError(
+                f"{self.name}: {method!r} is not a remote method of its workers{maybe}; "
+                f"declared: {', '.join(sorted(self.methods))}"
+            )
 
     def wait(
         self,
@@ -189,8 +212,22 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def declared_methods(actor_class: type) -> frozenset[str]:
+    """The methods a worker group may call on actors of this class: `remote_methods` along the class hierarchy,
+    each of which must be a method of the class."""
+    names = frozenset().union(*(vars(cls).get("remote_methods", ()) for cls in actor_class.__mro__))
+    missing = sorted(name for name in names if not callable(getattr(actor_class, name, None)))
+    if missing:
+        raise TypeError(f"{actor_class.__name__} declares remote methods it does not define: {missing}")
+    return names
+
+
 class Worker:
-    """Base of every actor class: rank bookkeeping, thread caps and a readiness probe."""
+    """Base of every actor class: rank bookkeeping, thread caps and a readiness probe.
+
+    Subclasses list the methods their group may call in `remote_methods` (added to the base's)."""
+
+    remote_methods: ClassVar[tuple[str, ...]] = ("ready", "node_address")
 
     def __init__(self, rank: int = 0, world_size: int = 1):
         import torch

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 
+from rlcore.registry import ALGORITHMS, REWARDS
+
 
 class ConfigError(ValueError):
     """A configuration problem, worded for the person who wrote the config."""
@@ -159,15 +161,11 @@ class RunConfig(Section):
     @field_validator("algorithm", mode="before")
     @classmethod
     def _algorithm_config(cls, value: Any) -> Any:
-        from algorithms import ALGORITHMS
-
         return validate_named(value, lambda name: ALGORITHMS.get(name).Config, default="grpo")
 
     @field_validator("reward", mode="before")
     @classmethod
     def _reward_config(cls, value: Any) -> Any:
-        from rewards import REWARDS
-
         return validate_named(value, lambda name: REWARDS.get(name).Config, default="math")
 
     @property
@@ -260,11 +258,7 @@ def _named_class(section: str, data: dict) -> Any:
     name = (data.get(section) or {}).get("name", "grpo" if section == "algorithm" else "math")
     try:
         if section == "algorithm":
-            from algorithms import ALGORITHMS
-
             return ALGORITHMS.get(name).Config
-        from rewards import REWARDS
-
         return REWARDS.get(name).Config
     except KeyError:
         return None

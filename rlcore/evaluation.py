@@ -1,22 +1,53 @@
-"""Held-out evaluation: greedy answers per language, scored for final-answer correctness."""
+"""Held-out evaluation, the one path every caller uses (training runs, `rlcore eval`, iterative DPO): greedy answers
+per language, graded for final-answer correctness, with the multilingual report (Acc@k, majority vote)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from rewards.math_rule import is_correct
+from rewards.math_rule import final_answer, is_correct
 from rlcore.batch import Batch
+from rlcore.multilingual import ParallelResults, parallel_report, report_metrics
+
+
+class Generator(Protocol):
+    """Anything with the rollout verb: the training Runtime, or the rollout-only workers of `rlcore eval`."""
+
+    def generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch: ...
+
+
+def evaluate(
+    generator: Generator,
+    rows: Sequence[dict[str, Any]],
+    max_tokens: int,
+    language_order: Sequence[str] | None = None,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Greedy answers to the held-out rows: (flat metrics for metrics.jsonl, the full multilingual report).
+
+    Per-language accuracy uses every row; Acc@k and majority vote use the questions present in all languages."""
+    samples, correct = greedy_graded(generator, rows, max_tokens)
+    answers = [final_answer(text) for text in samples["response_text"]]
+    results = ParallelResults.from_graded(samples["id"], samples["language"], correct, answers, language_order)
+    report = parallel_report(results)
+    metrics = accuracy_metrics(samples, correct)
+    if report["questions"] and len(report["languages"]) > 1:  # cross-language measures need parallel questions
+        metrics |= report_metrics(report)
+    return metrics, report
+
+
+def greedy_graded(generator: Generator, rows: Sequence[dict[str, Any]], max_tokens: int) -> tuple[Batch, np.ndarray]:
+    """One greedy answer per held-out row, and whether each is correct."""
+    samples = generator.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
+    return samples, score_correctness(samples)
 
 
 def score_correctness(samples: Batch) -> np.ndarray:
-    return np.array(
-        [is_correct(text, gold) for text, gold in zip(samples["response_text"], samples["answer"], strict=True)],
-        dtype=np.float32,
-    )
+    pairs = zip(samples["response_text"], samples["answer"], strict=True)
+    return np.array([is_correct(text, gold) for text, gold in pairs], dtype=np.float32)
 
 
 def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float]:
@@ -24,17 +55,6 @@ def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float
     for language, value in zip(samples["language"], correct, strict=True):
         buckets[language].append(float(value))
     return {language: float(np.mean(values)) for language, values in sorted(buckets.items())}
-
-
-def greedy_graded(generator, rows: Sequence[dict[str, Any]], max_tokens: int) -> tuple[Batch, np.ndarray]:
-    """One greedy answer per held-out row, and whether each is correct."""
-    samples = generator.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
-    return samples, score_correctness(samples)
-
-
-def evaluate(runtime, rows: Sequence[dict[str, Any]], max_tokens: int) -> dict[str, float]:
-    """`eval/accuracy/<language>` and `eval/accuracy/mean` of greedy decoding on the held-out rows."""
-    return accuracy_metrics(*greedy_graded(runtime, rows, max_tokens))
 
 
 def accuracy_metrics(samples: Batch, correct: np.ndarray) -> dict[str, float]:

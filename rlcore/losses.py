@@ -13,6 +13,7 @@ from typing import Literal
 
 import torch
 
+from rlcore.preference_losses import dpo_loss
 from rlcore.registry import Registry
 
 Tensor = torch.Tensor
@@ -96,4 +97,4 @@ def normalizer(mask: Tensor, mode: Aggregation) -> Tensor:
     return (mask.sum(dim=1) > 0).sum().to(mask.dtype)
 
 
-from rlcore import preference_losses  # noqa: E402,F401  (registers "dpo"; it imports LOSSES from here)
+LOSSES.register("dpo")(dpo_loss)

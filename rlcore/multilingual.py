@@ -1,9 +1,8 @@
 """Multilingual evaluation on parallel questions: accuracy per language, Acc@k over languages (a question counts as
 solved if any of its k language versions is), and majority vote across languages as an answer-selection baseline.
 
-The pure functions take a `ParallelResults` table (questions x languages); `evaluate_parallel` builds it from
-greedy generations of any object with the `generate(batch, n, sampling)` verb (the training Runtime, or the
-rollout-only workers of `rlcore eval`).
+The pure functions take a `ParallelResults` table (questions x languages); rlcore.evaluation builds it from greedy
+generations.
 """
 
 from __future__ import annotations
@@ -13,18 +12,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from rewards.math_rule import final_answer
-from rlcore.batch import Batch
-
 _MAX_SUBSETS = 5000  # above this many k-subsets, Acc@k's best subset is searched greedily (documented)
-
-
-class Generator(Protocol):
-    def generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch: ...
 
 
 @dataclass
@@ -172,19 +164,3 @@ def report_tables(report: dict[str, Any], title: str) -> str:
     return text + summary_table(
         f"{title}: Acc@k over languages", ["k", "best", "best subset", "mean over subsets"], rows
     )
-
-
-def evaluate_parallel(
-    generator: Generator, rows: Sequence[dict[str, Any]], max_tokens: int, language_order: Sequence[str] | None = None
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """Greedy answers to the held-out rows: (metrics for metrics.jsonl, the full report).
-
-    Per-language accuracy uses every row; Acc@k and majority vote use the questions present in all languages."""
-    from rlcore.evaluation import accuracy_metrics, greedy_graded
-
-    samples, correct = greedy_graded(generator, rows, max_tokens)
-    metrics = accuracy_metrics(samples, correct)
-    answers = [final_answer(text) for text in samples["response_text"]]
-    results = ParallelResults.from_graded(samples["id"], samples["language"], correct, answers, language_order)
-    report = parallel_report(results)
-    return metrics | report_metrics(report), report

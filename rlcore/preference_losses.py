@@ -1,4 +1,4 @@
-"""Preference losses (DPO family) as plain tensor functions, plus the `dpo` entry of the loss registry.
+"""Preference losses (DPO family) as plain tensor functions; `dpo_loss` is the loss registry's `dpo` entry.
 
 Notation (METHODS.md §2): logπ(y|x) is the sum of the response's token log-probabilities (EOS included);
 h_w = logπ(y_w|x) − logπ_ref(y_w|x) for the chosen response, h_l likewise for the rejected one.
@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from rlcore.losses import LOSSES, Tensor
 from rlcore.registry import Registry
+
+Tensor = torch.Tensor
 
 PREFERENCE_LOSSES: Registry = Registry("preference loss")
 
@@ -65,7 +66,6 @@ def preference_loss(
     return loss
 
 
-@LOSSES.register("dpo")
 def dpo_loss(logprobs: Tensor, mask: Tensor, batch: dict[str, Tensor], **params) -> tuple[Tensor, dict]:
     """Rows alternate chosen, rejected; `ref_logps` [B] holds the reference's sequence log-probs (computed once).
 

@@ -172,7 +172,7 @@ def load_state(path: Path | str, map_location: str = "cpu") -> Any:
     with safe_open(str(st_path), framework="pt", device=map_location) as f:
         if (f.metadata() or {}).get(_ID_KEY) != doc["id"]:
             raise ValueError(f"{st_path} does not belong to {json_path} (interrupted save?)")
-        tensors = {k: f.get_tensor(k) for k in f}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open is not iterable)
     return _decode(doc["state"], tensors)
 
 

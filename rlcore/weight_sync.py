@@ -84,6 +84,8 @@ class SyncStats:
 def sync_weights(learner, rollout, bucket_mb: float, dtype: str, version: int) -> SyncStats:
     """Push the learner group's current weights into every rollout worker; returns time, bytes and buckets."""
     start = time.perf_counter()
-    refs = learner.broadcast("weight_buckets", bucket_mb, dtype)[0]  # only rank 0 holds the buckets
-    loaded_bytes = rollout.broadcast("load_weights", refs, version)  # refs in a list: each worker fetches them
+    refs = learner.broadcast("weight_buckets", bucket_mb=bucket_mb, dtype=dtype)[0]  # only rank 0 holds the buckets
+    loaded_bytes = rollout.broadcast(
+        "load_weights", bucket_refs=refs, version=version
+    )  # refs in a list: each worker fetches them
     return SyncStats(time.perf_counter() - start, int(loaded_bytes[0]), len(refs))

@@ -44,7 +44,7 @@ def start_learner(model_path: str, ranks: int, **learner) -> WorkerGroup:
         ),
     )
     address, port = group.wait(["free_port"], [group.actors[0].free_port.remote()])[0]
-    group.broadcast("init_engine", address, port)
+    group.broadcast("init_engine", master_addr=address, master_port=port)
     return group
 
 
@@ -54,7 +54,7 @@ def losses(group: WorkerGroup, batch: Batch, loss: str, steps: int = 3) -> list[
     out = []
     for _ in range(steps):
         results = group.call_each(
-            "train", [(shard, loss, {}, "token-mean", 1, 1, 1.0) for shard in batch.split(len(group))]
+            "train", [{"batch": shard, "loss": loss, "loss_params": {}} for shard in batch.split(len(group))]
         )
         out.append(float(np.mean([r["neg_logprob"] for r in results])))
     return out
@@ -94,7 +94,7 @@ def test_resumed_learner_continues_the_same_trajectory(ray_cluster, tiny_model_p
     group = start_learner(tiny_model_path, ranks=2, zero_stage=stage, micro_batch_size=4)
     try:
         losses(group, batch, "grpo", steps=1)
-        group.broadcast("save_checkpoint", str(tmp_path / "ckpt"), tiny_model_path, True)
+        group.broadcast("save_checkpoint", directory=str(tmp_path / "ckpt"), tokenizer_path=tiny_model_path)
         uninterrupted = losses(group, batch, "grpo", steps=2)
     finally:
         group.shutdown()
@@ -103,7 +103,7 @@ def test_resumed_learner_continues_the_same_trajectory(ray_cluster, tiny_model_p
     assert [p.name for p in (tmp_path / "ckpt").glob("*.safetensors")] == ["model.safetensors"]  # vLLM loads all
     resumed = start_learner(str(tmp_path / "ckpt"), ranks=2, zero_stage=stage, micro_batch_size=4)
     try:
-        assert all(resumed.broadcast("load_training_state", str(tmp_path / "ckpt")))
+        assert all(resumed.broadcast("load_training_state", directory=str(tmp_path / "ckpt")))
         again = losses(resumed, batch, "grpo", steps=2)
     finally:
         resumed.shutdown()

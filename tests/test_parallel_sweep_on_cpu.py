@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from algorithms.parallel_sweep.runner import plan, run_sweep
 from rlcore.cli import main
 from rlcore.metrics import read_metrics
-from rlcore.sweep import plan, run_sweep
 from tests.conftest import ROOT, tiny_run_config
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rlcore.sweep import plan, run_sweep
-from rlcore.sweep_report import build_report
+from algorithms.parallel_sweep.report import build_report
+from algorithms.parallel_sweep.runner import plan, run_sweep
 from tests.conftest import ROOT
 
 LANGS = ["en", "fr", "de", "es", "it", "pt"]

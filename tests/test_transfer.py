@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rlcore.transfer import (
+from algorithms.parallel_sweep.transfer import (
     accuracy_stderr,
     first_parallel_leap,
     fit_power_law,

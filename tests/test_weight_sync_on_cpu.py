@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 def test_synced_vllm_matches_transformers_on_trained_weights(ray_cluster, tiny_model_path, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from rlcore.runtime import Runtime
+    from actors.runtime import Runtime
     from tests.conftest import tiny_run_config
 
     config = tiny_run_config(tmp_path, tiny_model_path, "learner.lr=3e-3", "weight_sync.bucket_mb=0.5")

@@ -18,6 +18,8 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 class Echo(Worker):
+    remote_methods = ("double", "crash", "sleep", "fail")
+
     def double(self, batch: Batch) -> Batch:
         return Batch(tensors={"x": batch["x"] * 2}, columns={"rank": [self.rank] * len(batch)})
 

@@ -85,7 +85,7 @@ def test_steps_correct_and_answer_consistent(train):
         for s in p.steps:
             assert OPS[s.op](s.left, s.right) == s.result
             assert f"{s.left}" in s.text and f"{s.result}" in s.text
-        for prev, nxt in zip(p.steps, p.steps[1:], strict=True):
+        for prev, nxt in zip(p.steps, p.steps[1:], strict=False):
             assert nxt.left == prev.result
         assert p.steps[-1].result == p.answer >= 0
         assert all(2 <= n <= 20 for n in p.numbers)
@@ -137,7 +137,7 @@ def test_corrupt_solution_marks_first_error(train):
         assert steps[:first] == p.steps[:first]
         assert not steps[first].correct
         assert OPS[steps[first].op](steps[first].left, steps[first].right) != steps[first].result  # the slip
-        for prev, nxt in zip(steps[first:], steps[first + 1 :], strict=True):
+        for prev, nxt in zip(steps[first:], steps[first + 1 :], strict=False):
             assert nxt.left == prev.result  # the error propagates
             assert OPS[nxt.op](nxt.left, nxt.right) == nxt.result
             assert not nxt.correct

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rlcore.metrics import read_metrics
-from rlcore.transfer import (
+from algorithms.parallel_sweep.transfer import (
     accuracy_stderr,
     first_parallel_leap,
     fit_power_law,
@@ -22,6 +21,7 @@ from rlcore.transfer import (
     monolingual_generalization_gap,
     transferability,
 )
+from rlcore.metrics import read_metrics
 
 PREFIX = "eval/accuracy/"
 

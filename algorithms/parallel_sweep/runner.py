@@ -1,5 +1,5 @@
 """The parallel scaling-law sweep: one independent parallel_rpt run per training language set (N = 1..K), as Ray
-tasks (or in this process), resumable, then one report (rlcore/sweep_report.py).
+tasks (or in this process), resumable, then one report (algorithms/parallel_sweep/report.py).
 
 Layout: <run.output_dir>/<run.name>/ holds runs/n<N>-<languages>/ (ordinary run directories) and report.json,
 report.md, accuracy_vs_N.png. A run whose summary.json exists is done and skipped; a run with checkpoints but
@@ -89,7 +89,7 @@ def train_run(config_data: dict[str, Any]) -> dict[str, Any]:
 def run_sweep(config: RunConfig, train: bool = True) -> dict[str, Any]:
     """Run what is not done yet (train=False: nothing), then write the report from the finished runs. Failed runs
     are reported and left out of the fits."""
-    from rlcore.sweep_report import build_report, write_report
+    from algorithms.parallel_sweep.report import build_report, write_report
 
     spec = _spec(config)
     runs = plan(config)
@@ -110,6 +110,7 @@ def run_sweep(config: RunConfig, train: bool = True) -> dict[str, Any]:
         failures = _run_as_tasks(config, todo, spec.max_concurrent)
     report = build_report(config, runs, failures, time.time() - started, trained=len(todo))
     write_report(report, sweep_dir(config))
+    report["report_path"] = str((sweep_dir(config) / "report.md").resolve())
     return report
 
 

@@ -23,6 +23,13 @@ from rlcore.weight_sync import sync_weights
 
 log = logging.getLogger(__name__)
 ROLES = ("rollout", "learner", "reference", "reward")
+# The worker methods each group is called with (here and in rlcore.weight_sync), checked when the group starts.
+CALLS = {
+    "rollout": ("generate", "load_weights", "set_policy_version"),
+    "learner": ("free_port", "init_engine", "logprobs", "train", "weight_buckets", "save_checkpoint"),
+    "reference": ("logprobs",),
+    "reward": ("score",),
+}
 
 
 class Runtime:
@@ -73,7 +80,7 @@ class Runtime:
                 total_optimizer_steps=total_optimizer_steps,
             )
             address, port = self.learner.wait(["free_port"], [self.learner.actors[0].free_port.remote()])[0]
-            self.learner.broadcast("init_engine", address, port)
+            self.learner.broadcast("init_engine", master_addr=address, master_port=port)
         if "reference" in roles and (config.reference.enabled or (config.reference.enabled is None and need_reference)):
             self.reference = self._group(
                 "reference",
@@ -102,6 +109,7 @@ class Runtime:
             strategy=cluster.placement_strategy,
             call_timeout_s=cluster.call_timeout_s,
             init_kwargs=init_kwargs,
+            uses=CALLS[name],
         )
         self.groups.append(group)
         return group
@@ -145,9 +153,9 @@ class Runtime:
                 f"{mini_batches} mini-batches; choose sizes that divide evenly"
             )
         shards = samples.split(ranks)
-        results = self.learner.call_each(
-            "train", [(shard, loss, loss_params, aggregation, mini_batches, epochs, temperature) for shard in shards]
-        )
+        options = {"loss": loss, "loss_params": loss_params, "aggregation": aggregation}
+        options |= {"mini_batches": mini_batches, "epochs": epochs, "temperature": temperature}
+        results = self.learner.call_each("train", [{"batch": shard, **options} for shard in shards])
         return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
     def sync_weights(self) -> dict[str, float]:
@@ -160,15 +168,18 @@ class Runtime:
 
     def set_policy_version(self, version: int) -> None:
         self.policy_version = version
-        self.rollout.broadcast("set_policy_version", version)
+        self.rollout.broadcast("set_policy_version", version=version)
 
     def save_checkpoint(self, path: Path) -> None:
         self.learner.broadcast(
-            "save_checkpoint", str(path), self.base_model_path, self.config.checkpoint.save_optimizer
+            "save_checkpoint",
+            directory=str(path),
+            tokenizer_path=self.base_model_path,
+            save_optimizer=self.config.checkpoint.save_optimizer,
         )
 
     def load_training_state(self, path: Path) -> bool:
-        return all(self.learner.broadcast("load_training_state", str(path)))
+        return all(self.learner.broadcast("load_training_state", directory=str(path)))
 
     def shutdown(self) -> None:
         for group in reversed(self.groups):
@@ -180,10 +191,3 @@ def _pad_to_multiple(batch: Batch, multiple: int) -> Batch:
     """Repeat the last row so that every rank gets the same number of rows (ZeRO-3 needs equal forwards)."""
     extra = (-len(batch)) % multiple
     return batch.select(list(range(len(batch))) + [len(batch) - 1] * extra) if extra else batch
-
-
-def rows_to_batch(rows: Sequence[dict[str, Any]], seed: int | None = None) -> Batch:
-    batch = Batch.from_rows(rows)
-    if seed is not None:
-        batch = batch.with_columns(seed=[seed + i for i in range(len(batch))])
-    return batch

@@ -4,23 +4,24 @@ rollout workers only — no learner, reference or reward workers are started."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from actors.runtime import Runtime
 from rlcore.config import RunConfig
 from rlcore.data import DataError, load_eval_rows
+from rlcore.evaluation import evaluate
 from rlcore.modeling import resolve_model_path
-from rlcore.multilingual import evaluate_parallel, report_tables
-from rlcore.runtime import Runtime
+from rlcore.multilingual import report_tables
 
 
 def default_output(config: RunConfig, checkpoint: str) -> Path:
-    """multilingual_eval.json inside the checkpoint directory when it is writable, else in the run directory."""
-    directory = Path(checkpoint)
-    if directory.is_dir() and os.access(directory, os.W_OK):
-        return directory / "multilingual_eval.json"
-    return config.run_dir / f"multilingual_eval_{Path(checkpoint).name.replace(':', '_')}.json"
+    """In the config's run directory, named after the checkpoint (a checkpoint directory is never written to)."""
+    checkpoint_path = Path(checkpoint.replace(":", "_"))
+    name = (
+        "_".join(checkpoint_path.parts[-2:]) if checkpoint_path.parent.name == "checkpoints" else checkpoint_path.name
+    )
+    return config.run_dir / "eval" / f"multilingual_eval_{name}.json"
 
 
 def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path | None = None) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path |
     runtime = Runtime(config, total_optimizer_steps=0, policy_path=resolve_model_path(checkpoint), roles=("rollout",))
     try:
         max_tokens = config.eval.max_tokens or config.rollout.max_tokens
-        metrics, report = evaluate_parallel(runtime, rows, max_tokens, config.data.eval_languages)
+        metrics, report = evaluate(runtime, rows, max_tokens, config.data.eval_languages)
     finally:
         runtime.shutdown()
     report = {"checkpoint": checkpoint, "metrics": metrics, **report}
@@ -39,5 +40,5 @@ def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path |
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     report_tables(report, Path(checkpoint).name)
-    print(f"report: {path}")
+    print(f"report: {path.resolve()}")
     return report
