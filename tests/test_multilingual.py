@@ -151,3 +151,8 @@ def test_mgsm_style_file_with_prompt_template_loads_as_parallel_rows(tmp_path):
     rows = parallel_rows(load_rows(str(path), "train", data, ["en", "fr"], 0, 0), ["en", "fr"])
     assert [(r["id"], r["language"], r["answer"]) for r in rows] == [("q1", "en", "4"), ("q1", "fr", "4")]
     assert rows[1]["prompt"] == "<|im_start|>user\nDeux plus deux ?\nPut your final answer within \\boxed{}.<|im_end|>"
+
+
+def test_vote_keys_follow_the_answer_language():
+    assert normalize_answer("1.234", "de") == normalize_answer("1234", "en")  # German thousands separator
+    assert normalize_answer("12345678901234567", "en") != normalize_answer("12345678901234568", "en")
