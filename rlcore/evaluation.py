@@ -8,15 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from rewards.math_rule import is_correct
 from rlcore.batch import Batch
+from rlcore.grading import is_correct
 
 
 def score_correctness(samples: Batch) -> np.ndarray:
-    return np.array(
-        [is_correct(text, gold) for text, gold in zip(samples["response_text"], samples["answer"], strict=True)],
-        dtype=np.float32,
-    )
+    """1.0 where a response's final answer (read in the sample's language) equals the gold answer."""
+    graded = zip(samples["response_text"], samples["answer"], samples["language"], strict=True)
+    return np.array([is_correct(text, gold, language) for text, gold, language in graded], dtype=np.float32)
 
 
 def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float]:

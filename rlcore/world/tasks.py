@@ -646,17 +646,3 @@ def to_records(problems: Iterable[Problem]) -> list[dict]:
         }
         for p in problems
     ]
-
-
-_NUMBER = r"(-?\d+)"
-
-
-def extract_answer(text: str, language: str | None = None) -> str | None:
-    """The number after the last answer phrase ('The answer is 12.' -> '12'), or None.
-
-    With `language`, only that language's phrase counts; without, any language's phrase does.
-    """
-    phrases = [ANSWER_PHRASES[language]] if language else list(ANSWER_PHRASES.values())
-    pattern = "|".join(re.escape(p) for p in phrases)
-    matches = re.findall(rf"(?:{pattern})\s*:?\s*{_NUMBER}", text, flags=re.IGNORECASE)
-    return str(int(matches[-1])) if matches else None
