@@ -57,10 +57,11 @@ _EDGES = re.compile(r"[\s*$€£]*(?P<body>.*?)[\s*$€£.!;]*", re.DOTALL)
 _NUMERIC = re.compile(r"[-−+]?[\d.,/\s\u00a0\u202f]*\d[\d.,/\s\u00a0\u202f]*%?")
 # A unit that multiplies ("12 thousand", "3k") changes the value: such an answer is not a plain number.
 _SCALE_WORD = re.compile(
-    r"(?:thousand|hundred|dozen|mil|bil|tril|tausend|hundert|dutzend|mrd|cent|cien|douz|docen|dozzin|d[uú]zi"
-    r"|[kmb]|bn|mn|mio)",
+    r"(?:thousand|hundred|dozen|mill|milh|bill|bilh|trill|tausend|hundert|dutzend|douzaine|docena|dozzin|d[uú]zia"
+    r"|centinai|centena|ciento)\w*|mil|mila|cent|cento|cien|mrd|mio|bn|mn|[kmb]",
     re.IGNORECASE,
 )
+_WORDS = re.compile(r"[^\W\d_]{2,}(?:\s+[^\W\d_]+)*")  # plain words: text, not a product of symbols
 
 
 def final_answer(text: str) -> str | None:
@@ -150,6 +151,8 @@ def answers_match(predicted: str, gold: str, language: str | None = None) -> boo
         return value == gold_value
     if value is None and _NUMERIC.fullmatch(_strip_edges(predicted)):
         return False  # digits and separators that are no number in this language ('1,23', '1.5' in German)
+    if _WORDS.fullmatch(_strip_edges(predicted)) or _WORDS.fullmatch(_strip_edges(gold)):
+        return _strip_edges(predicted).casefold() == _strip_edges(gold).casefold()
     predicted_expr = _symbolic(predicted if value is None else str(value))
     gold_expr = _symbolic(gold if gold_value is None else str(gold_value))
     if not predicted_expr or not gold_expr:
@@ -172,5 +175,7 @@ def normalize_answer(answer: str | None, language: str | None = None) -> str | N
     if value is not None:
         return str(value)
     text = _strip_edges(answer)
-    expressions = [] if _NUMERIC.fullmatch(text) else _symbolic(text)
-    return str(expressions[0]) if expressions else text or None
+    if _NUMERIC.fullmatch(text) or _WORDS.fullmatch(text):
+        return text.casefold() or None
+    expressions = _symbolic(text)
+    return str(getattr(expressions[0], "doit", lambda: expressions[0])()) if expressions else text or None
