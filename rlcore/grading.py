@@ -70,7 +70,7 @@ def final_answer(text: str) -> str | None:
     start = text.rfind(_BOXED)
     if start >= 0:
         return _braced(text, start + len(_BOXED) - 1)
-    plain = text.replace("**", "")
+    plain = text.replace("**", " ")  # a space, so that 12**2 does not read as 122
     matches = list(_ANNOUNCEMENT.finditer(plain))
     if not matches:
         return None

@@ -44,6 +44,7 @@ CORPUS = [
     ("The answer is **12**.", "12", "en", True),
     ("the answer is: 4", "4", "en", True),
     ("THE ANSWER IS 4", "4", "en", True),
+    ("The answer is 12**2.", "122", "en", False),
     ("The answer is 3.\nOn reflection, the answer is 5.", "3", "en", False),
     ("The answer is 3.\nOn reflection, the answer is 5.", "5", "en", True),
     ("The answer is 3. The answer is 007.", "3", "en", False),
