@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rewards.math_rule import final_answer, is_correct
 from rlcore.batch import Batch
+from rlcore.grading import final_answer, is_correct
 from rlcore.multilingual import ParallelResults, parallel_report, report_metrics
 
 
@@ -46,8 +46,9 @@ def greedy_graded(generator: Generator, rows: Sequence[dict[str, Any]], max_toke
 
 
 def score_correctness(samples: Batch) -> np.ndarray:
-    pairs = zip(samples["response_text"], samples["answer"], strict=True)
-    return np.array([is_correct(text, gold) for text, gold in pairs], dtype=np.float32)
+    """1.0 where a response's final answer (read in the sample's language) equals the gold answer."""
+    graded = zip(samples["response_text"], samples["answer"], samples["language"], strict=True)
+    return np.array([is_correct(text, gold, language) for text, gold, language in graded], dtype=np.float32)
 
 
 def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float]:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from rlcore.grading import normalize_answer
+
 _MAX_SUBSETS = 5000  # above this many k-subsets, Acc@k's best subset is searched greedily (documented)
 
 
@@ -39,29 +41,17 @@ class ParallelResults:
         answers: Sequence[str | None],
         language_order: Sequence[str] | None = None,
     ) -> ParallelResults:
-        """One entry per graded response (its final answer, raw); columns follow `language_order` (default:
-        first-seen order)."""
+        """One entry per graded response (its final answer, raw: kept as the grader's normalisation in its
+        language, the voting key); columns follow `language_order` (default: first-seen order)."""
         order = list(language_order or dict.fromkeys(languages))
         cells: dict[tuple[str, str], tuple[bool, str | None]] = {}
         for qid, language, ok, answer in zip(ids, languages, correct, answers, strict=True):
-            cells[(str(qid), str(language))] = (bool(ok), normalize_answer(answer))
+            cells[(str(qid), str(language))] = (bool(ok), normalize_answer(answer, str(language)))
         present = [lang for lang in order if any(key[1] == lang for key in cells)]
         question_ids = [q for q in dict.fromkeys(str(q) for q in ids) if all((q, lang) in cells for lang in present)]
         correct = np.array([[cells[(q, lang)][0] for lang in present] for q in question_ids], dtype=bool)
         answers = [[cells[(q, lang)][1] for lang in present] for q in question_ids]
         return cls(question_ids, present, correct.reshape(len(question_ids), len(present)), answers)
-
-
-def normalize_answer(answer: str | None) -> str | None:
-    """A voting key: numbers compare by value ('12', '12.0', '12,0'), other answers without spaces."""
-    if answer is None:
-        return None
-    text = answer.strip().rstrip(".").replace(" ", "")
-    try:
-        value = float(text.replace(",", "."))
-    except ValueError:
-        return text or None
-    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def accuracy_per_language(results: ParallelResults) -> dict[str, float]:

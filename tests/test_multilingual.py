@@ -20,7 +20,7 @@ LANGS = ["en", "fr", "de"]
 # question -> per language (correct, answer); gold answers: q1=5, q2=7, q3=9, q4=2
 TABLE = {
     "q1": [(True, "5"), (False, "6"), (False, "6")],  # vote 6 wins 2:1 -> wrong
-    "q2": [(False, "8"), (True, "7"), (True, "7.0")],  # vote 7 (7 == 7.0) -> right
+    "q2": [(False, "8"), (True, "7"), (True, "7,0")],  # vote 7 (7 == 7,0 in German) -> right
     "q3": [(False, "1"), (False, "2"), (True, "9")],  # three-way tie -> English's answer -> wrong
     "q4": [(False, None), (False, None), (False, None)],  # no votes -> unsolved
 }
@@ -71,10 +71,11 @@ def test_questions_missing_a_language_are_left_out_and_report_is_flat():
     }
 
 
-def test_normalize_answer():
-    assert normalize_answer("12") == normalize_answer("12.0") == normalize_answer(" 12. ") == "12"
-    assert normalize_answer("2,5") == normalize_answer("2.5") == "2.5"
-    assert normalize_answer("\\frac{1}{2}") == "\\frac{1}{2}" and normalize_answer(None) is None
+def test_normalize_answer_is_the_graders_key():
+    assert normalize_answer("12", "en") == normalize_answer("12.0", "en") == normalize_answer(" 12. ", "en") == "12"
+    assert normalize_answer("2,5", "de") == normalize_answer("2.5", "en") == "5/2"
+    assert normalize_answer("\\frac{1}{2}", "en") == normalize_answer("0.5", "en") == "1/2"
+    assert normalize_answer(None, "en") is None
 
 
 def rows(ids, languages):
@@ -151,3 +152,8 @@ def test_mgsm_style_file_with_prompt_template_loads_as_parallel_rows(tmp_path):
     rows = parallel_rows(load_rows(str(path), "train", data, ["en", "fr"], 0, 0), ["en", "fr"])
     assert [(r["id"], r["language"], r["answer"]) for r in rows] == [("q1", "en", "4"), ("q1", "fr", "4")]
     assert rows[1]["prompt"] == "<|im_start|>user\nDeux plus deux ?\nPut your final answer within \\boxed{}.<|im_end|>"
+
+
+def test_vote_keys_follow_the_answer_language():
+    assert normalize_answer("1.234", "de") == normalize_answer("1234", "en")  # German thousands separator
+    assert normalize_answer("12345678901234567", "en") != normalize_answer("12345678901234568", "en")

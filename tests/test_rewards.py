@@ -9,7 +9,7 @@ import pytest
 
 from actors.reward import RewardWorker
 from rewards import REWARDS, Reward, RewardConfig
-from rewards.math_rule import answers_match, final_answer, format_score
+from rewards.math_rule import answers_match, final_answer, format_score, is_correct
 from rlcore.batch import Batch
 
 
@@ -80,3 +80,19 @@ def test_reward_worker_isolates_failing_samples():
 def test_reward_config_forbids_unknown_keys():
     with pytest.raises(Exception, match="timeout"):
         RewardConfig(name="x", timeout=3)
+
+
+@pytest.mark.parametrize(
+    "text, gold",
+    [
+        ("First guess \\boxed{1}. Then \\boxed{\\frac{\\sqrt{3}}{2}}", "1"),  # the earlier box must not be graded
+        ("The answer is 12345678901234567.", "12345678901234568"),  # beyond float precision
+        ("The answer is 0.10000000000000000001.", "0.1"),
+    ],
+)
+def test_math_reward_never_grades_these_wrong_answers_correct(text, gold):
+    assert is_correct(text, gold) is False
+
+
+def test_nested_boxed_is_the_final_answer():
+    assert final_answer("\\boxed{1} then \\boxed{\\frac{\\sqrt{3}}{2}}") == "\\frac{\\sqrt{3}}{2}"

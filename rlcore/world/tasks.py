@@ -14,20 +14,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from rlcore.grading import ANSWER_PHRASES
+
 LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "es", "it", "pt")
 KINDS: tuple[str, ...] = ("add", "sub", "add_sub", "mul")
 KIND_WEIGHTS: tuple[int, ...] = (3, 3, 3, 1)
 WORD_PROBABILITY = 0.4  # chance that a number in a question is written as a word
 EVAL_PERCENT = 10  # share of canonical problems (by stable hash) reserved for the eval split
 
-ANSWER_PHRASES: dict[str, str] = {
-    "en": "The answer is",
-    "fr": "La réponse est",
-    "de": "Die Antwort ist",
-    "es": "La respuesta es",
-    "it": "La risposta è",
-    "pt": "A resposta é",
-}
 
 # Step sentence per language and operator: "{l} plus {r} is {res}."
 STEP_FORMATS: dict[str, dict[str, str]] = {
@@ -646,17 +640,3 @@ def to_records(problems: Iterable[Problem]) -> list[dict]:
         }
         for p in problems
     ]
-
-
-_NUMBER = r"(-?\d+)"
-
-
-def extract_answer(text: str, language: str | None = None) -> str | None:
-    """The number after the last answer phrase ('The answer is 12.' -> '12'), or None.
-
-    With `language`, only that language's phrase counts; without, any language's phrase does.
-    """
-    phrases = [ANSWER_PHRASES[language]] if language else list(ANSWER_PHRASES.values())
-    pattern = "|".join(re.escape(p) for p in phrases)
-    matches = re.findall(rf"(?:{pattern})\s*:?\s*{_NUMBER}", text, flags=re.IGNORECASE)
-    return str(int(matches[-1])) if matches else None

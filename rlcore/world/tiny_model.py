@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rlcore.world.tasks import LANGUAGES, NUMBER_WORDS, Problem, extract_answer, generate_problems
+from rlcore.grading import is_correct
+from rlcore.world.tasks import LANGUAGES, NUMBER_WORDS, Problem, generate_problems
 
-__all__ = ["SPEC", "VERSION", "default_cache_dir", "ensure_tiny_model", "evaluate", "extract_answer", "main"]
+__all__ = ["SPEC", "VERSION", "default_cache_dir", "ensure_tiny_model", "evaluate", "main"]
 
 VERSION = "v2"  # bump when anything below (or the task text) changes: the cached model is rebuilt
 MODEL_NAME = f"tiny-arith-{VERSION}"
@@ -215,7 +216,7 @@ def _sft(model, examples: list[tuple[list[int], int]]) -> dict:
 
 
 def evaluate(model, tokenizer, problems: list[Problem], batch_size: int = 256, max_new_tokens: int = 48) -> dict:
-    """Greedy accuracy per language (batched HF generation with left padding)."""
+    """Greedy accuracy per language (batched HF generation with left padding), graded by rlcore.grading."""
     import torch
 
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
@@ -230,7 +231,7 @@ def evaluate(model, tokenizer, problems: list[Problem], batch_size: int = 256, m
                 )
             texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             for p, text in zip(chunk, texts, strict=True):
-                correct.setdefault(p.language, []).append(extract_answer(text, p.language) == str(p.answer))
+                correct.setdefault(p.language, []).append(is_correct(text, str(p.answer), p.language))
     finally:
         tokenizer.padding_side = side
     return {lang: round(sum(v) / len(v), 4) for lang, v in correct.items()}
