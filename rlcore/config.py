@@ -23,7 +23,7 @@ class Section(BaseModel):
 
 
 class RunSection(Section):
-    name: str = Field("run", description="Run name; the run directory is <output_dir>/<name>.")
+    name: str = Field("run", description="Run name; the run directory is `<output_dir>/<name>`.")
     output_dir: str = Field("runs", description="Parent folder of run directories.")
     seed: int = Field(0, description="Seeds Python, numpy, torch, vLLM sampling and data order.")
     resume: bool = Field(True, description="Continue from the newest checkpoint in the run directory, if any.")
@@ -163,7 +163,7 @@ class CheckpointSection(Section):
 
 
 class LoggingSection(Section):
-    tensorboard: bool = Field(True, description="Write TensorBoard events to <run_dir>/tensorboard.")
+    tensorboard: bool = Field(True, description="Write TensorBoard events to `<run_dir>/tensorboard`.")
     wandb_project: str | None = Field(None, description="Weights & Biases project to log to; None = no W&B.")
     progress: bool = Field(True, description="Live progress display with per-phase times on the terminal.")
     plots: bool = Field(True, description="Write PNG plots of reward, accuracy, length and loss at the end.")
