@@ -59,5 +59,10 @@ bench: install model
 bench-dpo: install model
 	$(PY) benchmarks/dpo_throughput.py
 
+# docs/config.md: the reference of every config key, generated from the config classes (tests check it is current).
+.PHONY: config-docs
+config-docs: install
+	$(PY) -m rlcore.cli config --reference > docs/config.md
+
 clean:
 	rm -rf runs .pytest_cache

@@ -14,15 +14,21 @@ from rlcore.batch import rows_to_batch
 
 
 class GRPOConfig(AlgorithmConfig):
-    prompts_per_step: int = Field(16, ge=1)
-    group_size: int = Field(8, ge=2, description="Samples per prompt (G).")
-    advantage: Literal["grpo", "rloo"] = "grpo"
+    prompts_per_step: int = Field(
+        16, ge=1, description="Prompts sampled per step; the step trains on prompts × group_size."
+    )
+    group_size: int = Field(8, ge=2, description="Samples per prompt (G); advantages compare samples of one prompt.")
+    advantage: Literal["grpo", "rloo"] = Field(
+        "grpo", description="grpo: reward minus the group mean (÷ std); rloo: minus the mean of the others."
+    )
     scale_by_std: bool = Field(True, description="Divide by the group's std (False: Dr. GRPO).")
     clip_low: float = Field(0.2, ge=0, description="ε of the clipped ratio, lower side.")
     clip_high: float = Field(0.2, ge=0, description="ε upper side (> clip_low: DAPO's clip-higher).")
     kl_coef: float = Field(0.0, ge=0, description="β of the KL penalty to the reference; 0 = no reference.")
-    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
-    loss_aggregation: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"] = "token-mean"
+    kl_estimator: Literal["k1", "k2", "k3"] = Field("k3", description="Schulman's per-token KL estimator.")
+    loss_aggregation: Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"] = Field(
+        "token-mean", description="Mean over all tokens, or per sequence (token mean or sum) then over sequences."
+    )
     mini_batches: int = Field(1, ge=1, description="Optimizer steps per training step.")
     epochs: int = Field(1, ge=1, description="Passes over each step's samples.")
 

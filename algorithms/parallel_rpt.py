@@ -56,7 +56,10 @@ class ParallelRPTConfig(GRPOConfig):
         description="Fill a step by whole questions (all language versions of a question in the same "
         "step), by language (equal share per language), or at random.",
     )
-    sweep: SweepSection = Field(default_factory=SweepSection)
+    sweep: SweepSection = Field(
+        default_factory=SweepSection,
+        description="The N = 1..K experiment that `rlcore sweep` runs (not used by train).",
+    )
 
 
 @ALGORITHMS.register("parallel_rpt")

@@ -11,10 +11,12 @@ from rlcore.config import NamedSection
 
 
 class RewardConfig(NamedSection):
-    timeout_s: float = Field(30.0, gt=0, description="Per-call limit; a sample that exceeds it scores failure_score.")
+    timeout_s: float = Field(
+        30.0, gt=0, description="Seconds one scoring call may take; a sample that exceeds it scores failure_score."
+    )
     failure_score: float = Field(0.0, description="Score of a sample whose scoring raised or timed out.")
     num_workers: int = Field(1, ge=1, description="Reward worker actors; samples are split over them.")
-    num_cpus: float = Field(0.5, ge=0)
+    num_cpus: float = Field(0.5, ge=0, description="Ray CPUs reserved per reward worker.")
     num_gpus: float = Field(0.0, ge=0, description="Model rewards on GPUs ask for a share here.")
 
 

@@ -22,9 +22,9 @@ class ImplicitDPOConfig(RewardConfig):
         ..., description="The DPO-aligned model: a model dir, a run dir (its newest checkpoint) or builtin:tiny-arith."
     )
     reference: str = Field("builtin:tiny-arith", description="The DPO model's reference (its SFT start).")
-    dtype: str = "float32"
-    micro_batch_size: int = Field(32, ge=1)
-    timeout_s: float = 300.0
+    dtype: str = Field("float32", description="Weights of both scoring models: float32, bfloat16 or float16.")
+    micro_batch_size: int = Field(32, ge=1, description="Samples per forward pass of each scoring model.")
+    timeout_s: float = Field(300.0, gt=0, description="Seconds one scoring call may take (two forward passes).")
 
 
 @REWARDS.register("implicit_dpo")

@@ -45,6 +45,8 @@ def format_score(sample: dict[str, Any]) -> float:
 
 @REWARDS.register("format")
 class FormatReward(Reward):
+    """1 for a finished response that states a final answer with a number, else 0 (no correctness check)."""
+
     Config = RewardConfig
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:

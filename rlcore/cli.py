@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("config", help="YAML config file")
     train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. learner.lr=1e-6 algorithm.steps=10")
     show = commands.add_parser("config", help="print the resolved config (with defaults) and exit")
-    show.add_argument("config")
+    show.add_argument("config", nargs="?")
     show.add_argument("overrides", nargs="*")
+    show.add_argument("--reference", action="store_true", help="print the reference of every config key (Markdown)")
     evaluate = commands.add_parser("eval", help="multilingual evaluation of a checkpoint (rollout workers only)")
     evaluate.add_argument("config")
     evaluate.add_argument(
@@ -43,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "config" and args.reference:
+        from rlcore.config_reference import config_reference
+
+        print(config_reference(), end="")
+        return 0
+    if args.command == "config" and args.config is None:
+        show.error("needs CONFIG (or --reference)")
     if args.command == "build-model":
         from rlcore.world.tiny_model import main as build_model
 

@@ -25,7 +25,7 @@ class Section(BaseModel):
 
 
 class RunSection(Section):
-    name: str = Field("run", description="Run name; the run directory is <output_dir>/<name>.")
+    name: str = Field("run", description="Run name; the run directory is `<output_dir>/<name>`.")
     output_dir: str = Field("runs", description="Parent folder of run directories.")
     seed: int = Field(0, description="Seeds Python, numpy, torch, vLLM sampling and data order.")
     resume: bool = Field(True, description="Continue from the newest checkpoint in the run directory, if any.")
@@ -39,124 +39,170 @@ class ClusterSection(Section):
         None, description="Logical CPUs of a local cluster (scheduling slots, not cores); None = max(8, cores)."
     )
     torch_threads: int = Field(1, ge=1, description="torch threads per actor, so actors do not fight over cores.")
-    call_timeout_s: float = Field(900.0, gt=0, description="Timeout of every remote call to a worker group.")
-    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"
+    call_timeout_s: float = Field(
+        900.0, gt=0, description="Seconds a remote call to a worker group may take before it fails."
+    )
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
+        "PACK", description="Ray placement-group strategy of each worker group: PACK fills few nodes, SPREAD uses many."
+    )
 
 
 class ModelSection(Section):
     path: str = Field("builtin:tiny-arith", description="Hugging Face model dir, or builtin:tiny-arith.")
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
-    trust_remote_code: bool = False
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Weights of the rollout (vLLM) and reference models and of weight sync."
+    )
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
+        "sdpa", description="transformers attention of learner and reference; flash_attention_2 needs the gpu extra."
+    )
+    trust_remote_code: bool = Field(False, description="Allow model code shipped with the checkpoint (transformers).")
 
 
 class DataSection(Section):
     source: str = Field("builtin:arith", description="builtin:arith, or a local JSONL/Parquet file or dataset dir.")
-    eval_source: str | None = Field(None, description="Held-out set; None = builtin eval split or no eval.")
-    train_languages: list[str] = Field(default_factory=lambda: ["en"])
-    eval_languages: list[str] | None = Field(None, description="None = every language in the eval set.")
-    num_train_questions: int = Field(4000, ge=1, description="Builtin world: distinct training questions.")
-    eval_questions_per_language: int = Field(300, ge=1)
-    prompt_key: str = "prompt"
-    answer_key: str = "answer"
-    language_key: str = "language"
-    id_key: str = "id"
+    eval_source: str | None = Field(
+        None,
+        description="Held-out set (same forms as source); None = the builtin eval split, or no eval for a file source.",
+    )
+    train_languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="Languages of the training prompts (rows of other languages are skipped).",
+    )
+    eval_languages: list[str] | None = Field(
+        None, description="Languages to evaluate; None = every language in the eval set."
+    )
+    num_train_questions: int = Field(
+        4000, ge=1, description="Builtin world only: distinct training questions generated."
+    )
+    eval_questions_per_language: int = Field(
+        300, ge=1, description="Eval set: at most this many questions per language."
+    )
+    prompt_key: str = Field("prompt", description="File rows: the column holding the prompt text.")
+    answer_key: str = Field("answer", description="File rows: the column holding the gold answer.")
+    language_key: str = Field("language", description="File rows: the language column; a row without it is en.")
+    id_key: str = Field(
+        "id", description="File rows: the question id column (same id = same question in every language)."
+    )
     prompt_template: str | None = Field(
         None,
         description="File rows only: the prompt text is put in place of {prompt} (e.g. a chat template); "
         "None = the prompt as it is.",
     )
-    shuffle: bool = True
+    shuffle: bool = Field(True, description="Shuffle the training prompts (seeded by run.seed); False = file order.")
 
 
 class RolloutSection(Section):
-    num_workers: int = Field(1, ge=1)
-    tensor_parallel_size: int = Field(1, ge=1)
-    temperature: float = Field(1.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = -1
-    max_tokens: int = Field(64, ge=1)
-    stop: list[str] = Field(default_factory=list)
-    max_model_len: int = Field(256, ge=16)
+    num_workers: int = Field(1, ge=1, description="vLLM engines, one Ray actor each; prompts are split over them.")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one vLLM engine shards its model over.")
+    temperature: float = Field(1.0, ge=0, description="Sampling temperature of training rollouts; 0 = greedy.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling: keep the smallest token set of this mass.")
+    top_k: int = Field(-1, description="Sample among the k likeliest tokens; -1 = all tokens.")
+    max_tokens: int = Field(64, ge=1, description="Longest response, in tokens; longer ones are cut (finish 'length').")
+    stop: list[str] = Field(default_factory=list, description="Strings that end a response (not included in it).")
+    max_model_len: int = Field(256, ge=16, description="Longest prompt + response a vLLM engine accepts, in tokens.")
     kv_cache_gib: float = Field(1.0, gt=0, description="CPU only: KV-cache size (VLLM_CPU_KVCACHE_SPACE).")
-    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
-    enforce_eager: bool = True
-    enable_prefix_caching: bool = True
-    num_cpus: float = Field(1.0, ge=0)
-    num_gpus: float = Field(0.0, ge=0)
+    gpu_memory_utilization: float = Field(
+        0.85, gt=0, le=1, description="GPU only: share of GPU memory vLLM takes for weights and KV cache."
+    )
+    enforce_eager: bool = Field(True, description="Skip CUDA-graph capture (faster start, slower decoding on GPUs).")
+    enable_prefix_caching: bool = Field(True, description="Reuse the KV cache of shared prompt prefixes (groups).")
+    num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved per rollout worker.")
+    num_gpus: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker; 0 = run vLLM on CPU.")
 
 
 class LearnerSection(Section):
     num_workers: int = Field(1, ge=1, description="Data-parallel ranks, one Ray actor each.")
-    zero_stage: Literal[0, 1, 2, 3] = 0
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    zero_stage: Literal[0, 1, 2, 3] = Field(
+        0, description="DeepSpeed ZeRO stage: 1 shards optimizer state, 2 + gradients, 3 + parameters."
+    )
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="Training precision (bfloat16: DeepSpeed bf16)."
+    )
     backend: Literal["auto", "gloo", "nccl"] = Field("auto", description="auto: nccl on GPUs, gloo on CPU.")
-    lr: float = Field(1e-5, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
-    warmup_steps: int = Field(0, ge=0)
+    lr: float = Field(1e-5, gt=0, description="Peak learning rate of AdamW.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW decoupled weight decay.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW (β1, β2).")
+    lr_schedule: Literal["constant", "cosine", "linear"] = Field(
+        "constant", description="Decay after warm-up, over the run's optimizer steps (to 0 for cosine and linear)."
+    )
+    warmup_steps: int = Field(0, ge=0, description="Optimizer steps of linear warm-up from 0 to lr.")
     grad_clip: float = Field(1.0, ge=0, description="Global gradient-norm clip; 0 disables.")
     micro_batch_size: int = Field(16, ge=1, description="Samples per forward/backward on one rank.")
-    offload_optimizer: bool = False
-    gradient_checkpointing: bool = False
-    num_cpus: float = Field(1.0, ge=0)
-    num_gpus: float = Field(0.0, ge=0)
+    offload_optimizer: bool = Field(False, description="Keep optimizer state in CPU memory (DeepSpeed CPU Adam).")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, slower.")
+    num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved per learner rank.")
+    num_gpus: float = Field(0.0, ge=0, description="Ray GPUs per learner rank; 0 = train on CPU (gloo).")
 
 
 class ReferenceSection(Section):
     enabled: bool | None = Field(None, description="None = only when the algorithm needs it (e.g. kl_coef > 0).")
     model_path: str | None = Field(None, description="Reference model; None = model.path (the initial policy).")
-    num_workers: int = Field(1, ge=1)
-    micro_batch_size: int = Field(32, ge=1)
-    num_cpus: float = Field(0.5, ge=0)
-    num_gpus: float = Field(0.0, ge=0)
+    num_workers: int = Field(1, ge=1, description="Reference actors; samples are split over them.")
+    micro_batch_size: int = Field(32, ge=1, description="Samples per forward pass of one reference actor.")
+    num_cpus: float = Field(0.5, ge=0, description="Ray CPUs reserved per reference actor.")
+    num_gpus: float = Field(0.0, ge=0, description="Ray GPUs per reference actor (a fraction shares a GPU).")
 
 
 class WeightSyncSection(Section):
-    bucket_mb: float = Field(64.0, gt=0, description="Upper bound of one serialized weight bucket.")
+    bucket_mb: float = Field(64.0, gt=0, description="Upper bound of one serialized weight bucket, in MB.")
 
 
 class EvalSection(Section):
-    every_steps: int = Field(10, ge=0, description="0 disables periodic evaluation.")
-    at_start: bool = True
-    max_tokens: int | None = Field(None, description="None = rollout.max_tokens.")
+    every_steps: int = Field(
+        10, ge=0, description="Evaluate every this many steps (and after the last); 0 disables periodic evaluation."
+    )
+    at_start: bool = Field(True, description="Evaluate the initial policy before the first step (not on resume).")
+    max_tokens: int | None = Field(
+        None, description="Longest greedy eval response in tokens; None = rollout.max_tokens."
+    )
 
 
 class CheckpointSection(Section):
-    every_steps: int = Field(50, ge=0, description="0 = only the final checkpoint.")
-    keep_last: int = Field(2, ge=1)
-    save_optimizer: bool = True
-    save_final: bool = True
+    every_steps: int = Field(50, ge=0, description="Checkpoint every this many steps; 0 = only the final checkpoint.")
+    keep_last: int = Field(2, ge=1, description="Complete checkpoints kept in the run directory; older are deleted.")
+    save_optimizer: bool = Field(True, description="Save optimizer state too, so a resume continues exactly.")
+    save_final: bool = Field(True, description="Checkpoint after the last step.")
 
 
 class LoggingSection(Section):
-    tensorboard: bool = True
-    wandb_project: str | None = None
-    progress: bool = True
-    plots: bool = True
+    tensorboard: bool = Field(True, description="Write TensorBoard events to `<run_dir>/tensorboard`.")
+    wandb_project: str | None = Field(None, description="Weights & Biases project to log to; None = no W&B.")
+    progress: bool = Field(True, description="Live progress display with per-phase times on the terminal.")
+    plots: bool = Field(True, description="Write PNG plots of reward, accuracy, length and loss at the end.")
 
 
 class NamedSection(Section):
     """Base of the algorithm and reward sections; concrete classes come from the registries."""
 
-    name: str
+    name: str = Field(
+        description="Registered name that selects the implementation and the rest of this section's keys."
+    )
 
 
 class RunConfig(Section):
-    run: RunSection = Field(default_factory=RunSection)
-    cluster: ClusterSection = Field(default_factory=ClusterSection)
-    model: ModelSection = Field(default_factory=ModelSection)
-    data: DataSection = Field(default_factory=DataSection)
-    rollout: RolloutSection = Field(default_factory=RolloutSection)
-    learner: LearnerSection = Field(default_factory=LearnerSection)
-    reference: ReferenceSection = Field(default_factory=ReferenceSection)
-    reward: SerializeAsAny[NamedSection] = Field(default_factory=lambda: {"name": "math"}, validate_default=True)
-    algorithm: SerializeAsAny[NamedSection] = Field(default_factory=lambda: {"name": "grpo"}, validate_default=True)
-    weight_sync: WeightSyncSection = Field(default_factory=WeightSyncSection)
-    eval: EvalSection = Field(default_factory=EvalSection)
-    checkpoint: CheckpointSection = Field(default_factory=CheckpointSection)
-    logging: LoggingSection = Field(default_factory=LoggingSection)
+    run: RunSection = Field(default_factory=RunSection, description="Name, output folder, seed and resume.")
+    cluster: ClusterSection = Field(default_factory=ClusterSection, description="The Ray cluster and remote calls.")
+    model: ModelSection = Field(default_factory=ModelSection, description="The initial policy.")
+    data: DataSection = Field(default_factory=DataSection, description="Training and evaluation prompts.")
+    rollout: RolloutSection = Field(default_factory=RolloutSection, description="vLLM rollout workers and sampling.")
+    learner: LearnerSection = Field(
+        default_factory=LearnerSection, description="DeepSpeed learner ranks and optimizer."
+    )
+    reference: ReferenceSection = Field(default_factory=ReferenceSection, description="Frozen reference model workers.")
+    reward: SerializeAsAny[NamedSection] = Field(
+        default_factory=lambda: {"name": "math"},
+        validate_default=True,
+        description="The reward named by `name`; its other keys are that reward's config.",
+    )
+    algorithm: SerializeAsAny[NamedSection] = Field(
+        default_factory=lambda: {"name": "grpo"},
+        validate_default=True,
+        description="The algorithm named by `name`; its other keys are that algorithm's config.",
+    )
+    weight_sync: WeightSyncSection = Field(default_factory=WeightSyncSection, description="Learner -> rollout sync.")
+    eval: EvalSection = Field(default_factory=EvalSection, description="Periodic held-out evaluation.")
+    checkpoint: CheckpointSection = Field(default_factory=CheckpointSection, description="Checkpoints and resume.")
+    logging: LoggingSection = Field(default_factory=LoggingSection, description="Metrics, progress and plots.")
 
     @field_validator("algorithm", mode="before")
     @classmethod

@@ -29,13 +29,13 @@ from algorithms.pairs.language_imbalance import LANGUAGE_NAMES
 
 
 class ImplicitCrossLingualConfig(PairBuilderConfig):
-    samples_per_prompt: int = Field(10, ge=2)
-    temperature: float = Field(0.9, ge=0)
-    english: str = "en"
+    samples_per_prompt: int = Field(10, ge=2, description="Responses sampled per prompt (n).")
+    temperature: float = Field(0.9, ge=0, description="Sampling temperature of those responses.")
+    english: str = Field("en", description="Language of the instruction x_en the reward scores against.")
     answer_in_prefix: str = Field(
         "Please answer in {language}.\n", description="Put before x_en when scoring a response in another language."
     )
-    length_control: bool = True
+    length_control: bool = Field(True, description="Subtract α·length (α per language); False = α = 0.")
     alpha_step: float = Field(0.001, gt=0, lt=1, description="Grid step of α in [0, 1).")
 
 

@@ -51,12 +51,16 @@ LANGUAGE_NAMES = {
 class LanguageImbalanceConfig(PairBuilderConfig):
     dominant: str = Field("en", description="The stronger language whose answers are preferred.")
     targets: list[str] | None = Field(None, description="None = the training languages except the dominant one.")
-    translator: Literal["policy", "world"] = "policy"
+    translator: Literal["policy", "world"] = Field(
+        "policy", description="policy: the model translates; world: the embedded world's rule translator."
+    )
     translate_prompt: str = Field(
         "Translate the following text from {source} into {target}. Reply with the translation only.\n\n{text}\n",
         description="Prompt for translator=policy; {source}/{target} are language names.",
     )
-    translate_max_tokens: int | None = Field(None, description="None = rollout.max_tokens.")
+    translate_max_tokens: int | None = Field(
+        None, description="Longest translation in tokens; None = rollout.max_tokens."
+    )
 
 
 @PAIR_BUILDERS.register("language_imbalance")

@@ -21,7 +21,7 @@ from algorithms.pairs.base import (
 
 
 class RewardRankedConfig(PairBuilderConfig):
-    samples_per_prompt: int = Field(4, ge=2)
+    samples_per_prompt: int = Field(4, ge=2, description="Responses sampled per prompt; best and worst are paired.")
     min_margin: float = Field(0.0, ge=0, description="Skip a prompt whose best and worst differ by <= this.")
 
 
