@@ -47,7 +47,7 @@ class IterativeDPOConfig(AlgorithmConfig):
         default_factory=lambda: {"name": "reward_ranked"},
         validate_default=True,
         description="How pairs are made; `name` selects a pair builder, its other keys are that builder's config.",
-        json_schema_extra={"registry": "algorithms.pairs:PAIR_BUILDERS"},
+        json_schema_extra={"registry": "pair_builders"},
     )
     pair_file: str | None = Field(
         None,

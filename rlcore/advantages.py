@@ -9,7 +9,7 @@ import numpy as np
 from rlcore.registry import Registry
 
 AdvantageFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-ADVANTAGES: Registry[AdvantageFn] = Registry("advantage estimator")
+ADVANTAGES: Registry[AdvantageFn] = Registry("advantage estimator", "rlcore.advantages")
 
 
 def _grouped(rewards: np.ndarray, group_ids: np.ndarray, per_group: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

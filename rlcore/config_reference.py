@@ -3,12 +3,11 @@
 It covers every section of RunConfig and, for the `algorithm` and `reward` sections, every config class that the
 registries hold, so an algorithm or reward from an installed package appears without any change here. A field
 whose sub-section is chosen by name from another registry (an algorithm's `pair_builder`) says where that registry
-lives with `json_schema_extra={"registry": "module:NAME"}`.
+names it with `json_schema_extra={"registry": NAME}` (a key of rlcore.registry.NAMED_REGISTRIES).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import types
@@ -22,7 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from rlcore.config import NamedSection, RunConfig
-from rlcore.registry import Registry
+from rlcore.registry import ALGORITHMS, NAMED_REGISTRIES, REWARDS, Registry
 
 HEADER = """# Configuration reference
 
@@ -38,9 +37,6 @@ BOUNDS = {Ge: ("≥", "ge"), Gt: (">", "gt"), Le: ("≤", "le"), Lt: ("<", "lt")
 
 def named_registries() -> dict[str, Registry]:
     """The registries behind the named sections of RunConfig: section key -> registry of its classes."""
-    from algorithms import ALGORITHMS
-    from rewards import REWARDS
-
     return {"algorithm": ALGORITHMS, "reward": REWARDS}
 
 
@@ -70,7 +66,7 @@ def _section(path: str, model: type[BaseModel], description: str | None, level: 
     yield path, model, "\n".join(["", heading, "", description or "", "", *_table(model)])
     for key, field in model.model_fields.items():
         if isinstance(field.json_schema_extra, dict) and "registry" in field.json_schema_extra:
-            registry = _registry_at(str(field.json_schema_extra["registry"]))
+            registry = NAMED_REGISTRIES[str(field.json_schema_extra["registry"])]
             yield from _named(f"{path}.{key}", field, registry, level + 1)
         elif _is_section(field.annotation):
             yield from _section(f"{path}.{key}", field.annotation, field.description, level + 1)
@@ -138,8 +134,3 @@ def _summary(cls: type) -> str:
 
 def _is_section(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _registry_at(where: str) -> Registry:
-    module, _, name = where.partition(":")
-    return getattr(importlib.import_module(module), name)

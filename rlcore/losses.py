@@ -18,7 +18,7 @@ from rlcore.registry import Registry
 
 Tensor = torch.Tensor
 LossFn = Callable[..., tuple[Tensor, dict[str, Tensor]]]
-LOSSES: Registry[LossFn] = Registry("loss")
+LOSSES: Registry[LossFn] = Registry("loss", "rlcore.losses")
 Aggregation = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "pair-mean"]
 
 

@@ -88,3 +88,10 @@ class Registry(Generic[T]):
 # rewards.base.Reward); rlcore only knows them as registered classes with a pydantic `Config`.
 ALGORITHMS: Registry[Any] = Registry("algorithm", "rlcore.algorithms")
 REWARDS: Registry[Any] = Registry("reward", "rlcore.rewards")
+PAIR_BUILDERS: Registry[Any] = Registry("pair builder", "rlcore.pair_builders")
+# By name, for config fields that choose a sub-section from a registry (json_schema_extra={"registry": NAME}).
+NAMED_REGISTRIES: dict[str, Registry[Any]] = {
+    "algorithms": ALGORITHMS,
+    "rewards": REWARDS,
+    "pair_builders": PAIR_BUILDERS,
+}

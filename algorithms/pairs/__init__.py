@@ -1,6 +1,7 @@
-"""Pair builders for iterative DPO, one module each, selected by `algorithm.pair_builder.name`."""
+"""Pair builders for iterative DPO, one module each, selected by `algorithm.pair_builder.name`; registered in
+rlcore.registry.PAIR_BUILDERS and found through the `rlcore.pair_builders` entry points."""
 
-from algorithms.pairs import implicit_cross_lingual, language_imbalance, reward_ranked, self_refinement  # noqa: F401
-from algorithms.pairs.base import PAIR_BUILDERS, BuildResult, PairBuilder, PairBuilderConfig, PairContext
+from algorithms.pairs.base import BuildResult, PairBuilder, PairBuilderConfig, PairContext
+from rlcore.registry import PAIR_BUILDERS
 
 __all__ = ["PAIR_BUILDERS", "BuildResult", "PairBuilder", "PairBuilderConfig", "PairContext"]

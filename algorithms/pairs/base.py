@@ -17,7 +17,6 @@ from pydantic import Field
 
 from rlcore.batch import Batch
 from rlcore.config import NamedSection
-from rlcore.registry import Registry
 
 
 class PairBuilderConfig(NamedSection):
@@ -121,6 +120,3 @@ class PairBuilder(ABC):
     @abstractmethod
     def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
         """Pairs for these prompts (row dicts with id, language, prompt, answer, ...)."""
-
-
-PAIR_BUILDERS: Registry[type[PairBuilder]] = Registry("pair builder")

@@ -16,7 +16,6 @@ import numpy as np
 from pydantic import Field
 
 from algorithms.pairs.base import (
-    PAIR_BUILDERS,
     BuildResult,
     PairBuilder,
     PairBuilderConfig,
@@ -26,6 +25,7 @@ from algorithms.pairs.base import (
     response,
 )
 from algorithms.pairs.language_imbalance import LANGUAGE_NAMES
+from rlcore.registry import PAIR_BUILDERS
 
 
 class ImplicitCrossLingualConfig(PairBuilderConfig):

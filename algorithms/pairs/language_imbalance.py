@@ -17,7 +17,6 @@ from typing import Any, Literal
 from pydantic import Field
 
 from algorithms.pairs.base import (
-    PAIR_BUILDERS,
     BuildResult,
     PairBuilder,
     PairBuilderConfig,
@@ -27,6 +26,7 @@ from algorithms.pairs.base import (
     response,
     written,
 )
+from rlcore.registry import PAIR_BUILDERS
 from rlcore.world.translate import translate_solution
 
 LANGUAGE_NAMES = {

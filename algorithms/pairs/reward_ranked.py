@@ -9,7 +9,6 @@ import numpy as np
 from pydantic import Field
 
 from algorithms.pairs.base import (
-    PAIR_BUILDERS,
     BuildResult,
     PairBuilder,
     PairBuilderConfig,
@@ -18,6 +17,7 @@ from algorithms.pairs.base import (
     make_pair,
     response,
 )
+from rlcore.registry import PAIR_BUILDERS
 
 
 class RewardRankedConfig(PairBuilderConfig):

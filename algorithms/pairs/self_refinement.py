@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import Field
 
 from algorithms.pairs.base import (
-    PAIR_BUILDERS,
     BuildResult,
     PairBuilder,
     PairBuilderConfig,
@@ -21,6 +20,7 @@ from algorithms.pairs.base import (
     make_pair,
     response,
 )
+from rlcore.registry import PAIR_BUILDERS
 
 
 class SelfRefinementConfig(PairBuilderConfig):
