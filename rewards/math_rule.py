@@ -27,6 +27,7 @@ class MathReward(Reward):
     + format_weight * format score."""
 
     Config = MathConfig
+    config: MathConfig
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         scores = []

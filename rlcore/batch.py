@@ -24,7 +24,8 @@ class Batch:
     def __post_init__(self) -> None:
         self.tensors = {key: np.asarray(value) for key, value in self.tensors.items()}
         self.columns = {key: list(value) for key, value in self.columns.items()}
-        sizes = {key: len(value) for key, value in {**self.tensors, **self.columns}.items()}
+        sizes = {key: len(value) for key, value in self.tensors.items()}
+        sizes |= {key: len(value) for key, value in self.columns.items()}
         if len(set(sizes.values())) > 1:
             raise ValueError(f"Batch columns disagree on the number of samples: {sizes}")
 
@@ -35,8 +36,10 @@ class Batch:
         return cls(columns={key: [row[key] for row in rows] for key in keys}, meta=dict(meta or {}))
 
     def __len__(self) -> int:
-        for value in (*self.tensors.values(), *self.columns.values()):
-            return len(value)
+        for tensor in self.tensors.values():
+            return len(tensor)
+        for column in self.columns.values():
+            return len(column)
         return 0
 
     def __getitem__(self, key: str) -> Any:
@@ -60,7 +63,11 @@ class Batch:
         return Batch({**self.tensors, **tensors}, dict(self.columns), dict(self.meta))
 
     def with_columns(self, **columns: Sequence) -> Batch:
-        return Batch(dict(self.tensors), {**self.columns, **columns}, dict(self.meta))
+        return Batch(
+            dict(self.tensors),
+            {**self.columns, **{key: list(value) for key, value in columns.items()}},
+            dict(self.meta),
+        )
 
     def with_meta(self, **meta: Any) -> Batch:
         return Batch(dict(self.tensors), dict(self.columns), {**self.meta, **meta})

@@ -52,7 +52,7 @@ def init_ray(cluster: ClusterSection) -> None:
     # machine to anything else the user runs beside them.
     os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(
-        num_cpus=num_cpus,
+        num_cpus=int(num_cpus),
         include_dashboard=False,
         runtime_env=env,
         _node_ip_address="127.0.0.1",
@@ -123,8 +123,8 @@ class WorkerGroup:
                 f"{name}: the cluster could not place {num_workers} worker(s) with {bundles[0]} each within "
                 f"{start_timeout_s:.0f}s; available resources: {ray.available_resources()}"
             ) from None
-        remote_class = ray.remote(actor_class)
-        self.actors = [
+        remote_class: Any = ray.remote(actor_class)
+        self.actors: list[Any] = [
             remote_class.options(
                 num_cpus=num_cpus,
                 num_gpus=num_gpus,

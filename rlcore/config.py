@@ -288,7 +288,8 @@ def _suggestion(loc: tuple, data: dict) -> str:
     """'did you mean ...' from the fields of the section that holds the unknown key."""
     model: Any = RunConfig
     for part in loc[:-1]:
-        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        is_model = isinstance(model, type) and issubclass(model, BaseModel)
+        field = model.model_fields.get(str(part)) if is_model else None
         if field is None:
             return ""
         model = field.annotation

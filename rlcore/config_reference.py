@@ -13,7 +13,7 @@ import sys
 import types
 import typing
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
@@ -56,7 +56,7 @@ def _sections() -> Iterator[tuple[str, type[BaseModel], str]]:
     for key, field in RunConfig.model_fields.items():
         if key in registries:
             yield from _named(key, field, registries[key], level=2)
-        else:
+        elif _is_section(field.annotation):
             yield from _section(key, field.annotation, field.description, level=2)
 
 
@@ -118,7 +118,7 @@ def _type_name(annotation: Any) -> str:
 
 def _default(field: FieldInfo) -> str:
     if field.default_factory is not None:
-        value = field.default_factory()
+        value = field.get_default(call_default_factory=True, validated_data={})
         return "see below" if isinstance(value, BaseModel) else f"`{json.dumps(value, ensure_ascii=False)}`"
     if field.default is PydanticUndefined:
         return "required"
@@ -132,5 +132,5 @@ def _summary(cls: type) -> str:
     return summary.removesuffix(":") + "." if summary.endswith(":") else summary
 
 
-def _is_section(annotation: Any) -> bool:
+def _is_section(annotation: Any) -> TypeGuard[type[BaseModel]]:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)

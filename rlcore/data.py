@@ -116,7 +116,7 @@ class PromptSampler:
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
 
     def next_batch(self, size: int) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         while len(out) < size:
             if self.index >= len(self.rows):
                 self.epoch, self.index = self.epoch + 1, 0

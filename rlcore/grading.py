@@ -107,7 +107,9 @@ def _braced(text: str, open_at: int) -> str | None:
 
 def _strip_edges(answer: str) -> str:
     """Without bold markers, currency signs, '$' math delimiters and trailing punctuation."""
-    return _EDGES.fullmatch(answer.replace("\\$", "$")).group("body")
+    edges = _EDGES.fullmatch(answer.replace("\\$", "$"))
+    assert edges is not None  # the pattern matches any string
+    return edges.group("body")
 
 
 def _number(decimal_comma: bool, name: str) -> str:

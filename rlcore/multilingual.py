@@ -37,7 +37,7 @@ class ParallelResults:
         cls,
         ids: Sequence[str],
         languages: Sequence[str],
-        correct: Sequence[bool],
+        correct: Sequence[bool] | np.ndarray,
         answers: Sequence[str | None],
         language_order: Sequence[str] | None = None,
     ) -> ParallelResults:
@@ -49,9 +49,9 @@ class ParallelResults:
             cells[(str(qid), str(language))] = (bool(ok), normalize_answer(answer, str(language)))
         present = [lang for lang in order if any(key[1] == lang for key in cells)]
         question_ids = [q for q in dict.fromkeys(str(q) for q in ids) if all((q, lang) in cells for lang in present)]
-        correct = np.array([[cells[(q, lang)][0] for lang in present] for q in question_ids], dtype=bool)
-        answers = [[cells[(q, lang)][1] for lang in present] for q in question_ids]
-        return cls(question_ids, present, correct.reshape(len(question_ids), len(present)), answers)
+        table = np.array([[cells[(q, lang)][0] for lang in present] for q in question_ids], dtype=bool)
+        voted = [[cells[(q, lang)][1] for lang in present] for q in question_ids]
+        return cls(question_ids, present, table.reshape(len(question_ids), len(present)), voted)
 
 
 def accuracy_per_language(results: ParallelResults) -> dict[str, float]:

@@ -59,7 +59,7 @@ class ParallelSampler:
             return self._by_language(size)
         if self.batching == "random":
             return self.samplers[""].next_batch(size)
-        keys = [tuple(key) for key in self.pending]
+        keys: list[tuple[str, str]] = [(key[0], key[1]) for key in self.pending]
         while len(keys) < size:
             qid = self.samplers[""].next_batch(1)[0]["id"]
             keys.extend((qid, lang) for lang in self.languages)

@@ -58,10 +58,14 @@ def preference_loss(
     """Per-pair L_pref + α·NLL(y_w). `length_normalized` divides h by the response length (TRL's IPO)."""
     h_chosen, h_rejected = chosen_logps - ref_chosen_logps, rejected_logps - ref_rejected_logps
     if length_normalized:
+        if chosen_lengths is None or rejected_lengths is None:
+            raise ValueError("length_normalized needs chosen_lengths and rejected_lengths")
         h_chosen = h_chosen / chosen_lengths.clamp(min=1)
         h_rejected = h_rejected / rejected_lengths.clamp(min=1)
     loss = PREFERENCE_LOSSES.get(loss_type)(h_chosen, h_rejected, beta, label_smoothing)
     if nll_alpha > 0:
+        if chosen_lengths is None:
+            raise ValueError("the NLL term (nll_alpha > 0) needs chosen_lengths")
         loss = loss + nll_alpha * chosen_nll(chosen_logps, chosen_lengths)
     return loss
 

@@ -38,7 +38,8 @@ class WeightBucketer:
         return deepspeed.zero.GatheredParameters(params, modifier_rank=None)
 
     def _groups(self, max_bytes: int, dtype: torch.dtype) -> Iterator[list[tuple[str, torch.nn.Parameter]]]:
-        group, size = [], 0
+        group: list[tuple[str, torch.nn.Parameter]] = []
+        size = 0
         itemsize = torch.empty((), dtype=dtype).element_size()
         for name, param in self.module.named_parameters():
             nbytes = _numel(param) * itemsize

@@ -33,7 +33,7 @@ STEP_FORMATS: dict[str, dict[str, str]] = {
     "pt": {"+": "{l} mais {r} são {res}.", "-": "{l} menos {r} são {res}.", "*": "{l} vezes {r} são {res}."},
 }
 
-NUMBER_WORDS: dict[str, tuple[str, ...]] = {
+NUMBER_WORDS: dict[str, list[str]] = {
     "en": [
         "zero",
         "one",
@@ -506,6 +506,7 @@ def reference_steps(kind: str, numbers: tuple[int, ...], language: str) -> tuple
 def sample_canonical(rng: random.Random) -> Canonical:
     """Draw one canonical problem: numbers 2..20 with non-negative small results."""
     kind = rng.choices(KINDS, weights=KIND_WEIGHTS)[0]
+    numbers: tuple[int, ...]
     if kind == "add":
         numbers = (rng.randint(2, 20), rng.randint(2, 20))
     elif kind == "sub":

@@ -46,4 +46,6 @@ def translate_solution(text: str, source: str, target: str) -> str | None:
     if not lines:
         return None
     translated = [_translate_line(line, source, target) for line in lines]
-    return None if any(line is None for line in translated) else "\n".join(translated)
+    if any(line is None for line in translated):
+        return None
+    return "\n".join(line for line in translated if line is not None)
