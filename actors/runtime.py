@@ -26,7 +26,15 @@ ROLES = ("rollout", "learner", "reference", "reward")
 # The worker methods each group is called with (here and in rlcore.weight_sync), checked when the group starts.
 CALLS = {
     "rollout": ("generate", "load_weights", "set_policy_version"),
-    "learner": ("free_port", "init_engine", "logprobs", "train", "weight_buckets", "save_checkpoint"),
+    "learner": (
+        "free_port",
+        "init_engine",
+        "logprobs",
+        "train",
+        "weight_buckets",
+        "save_checkpoint",
+        "load_training_state",
+    ),
     "reference": ("logprobs",),
     "reward": ("score",),
 }
@@ -53,11 +61,10 @@ class Runtime:
         init_ray(config.cluster)
         self.policy_path = policy_path or self.base_model_path
         self.policy_version = 0
-        self.groups: list[WorkerGroup] = []
-        self.rollout = self.learner = self.reference = self.reward = None
+        self.groups: dict[str, WorkerGroup] = {}
         started = time.perf_counter()
         if "rollout" in roles:
-            self.rollout = self._group(
+            self._group(
                 "rollout",
                 RolloutWorker,
                 config.rollout,
@@ -68,7 +75,7 @@ class Runtime:
                 seed=config.run.seed,
             )
         if "learner" in roles:
-            self.learner = self._group(
+            self._group(
                 "learner",
                 LearnerWorker,
                 config.learner,
@@ -79,10 +86,12 @@ class Runtime:
                 seed=config.run.seed,
                 total_optimizer_steps=total_optimizer_steps,
             )
-            address, port = self.learner.wait(["free_port"], [self.learner.actors[0].free_port.remote()])[0]
-            self.learner.broadcast("init_engine", master_addr=address, master_port=port)
+            address, port = self.group("learner").wait(
+                ["free_port"], [self.group("learner").actors[0].free_port.remote()]
+            )[0]
+            self.group("learner").broadcast("init_engine", master_addr=address, master_port=port)
         if "reference" in roles and (config.reference.enabled or (config.reference.enabled is None and need_reference)):
-            self.reference = self._group(
+            self._group(
                 "reference",
                 ReferenceWorker,
                 config.reference,
@@ -93,11 +102,11 @@ class Runtime:
                 micro_batch_size=config.reference.micro_batch_size,
             )
         if "reward" in roles:
-            self.reward = self._group("reward", RewardWorker, config.reward, {}, reward=config.reward.model_dump())
+            self._group("reward", RewardWorker, config.reward, {}, reward=config.reward.model_dump())
         self.startup_seconds = time.perf_counter() - started
-        log.info("worker groups %s ready in %.1fs", [group.name for group in self.groups], self.startup_seconds)
+        log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
 
-    def _group(self, name: str, actor_class: type, section: Any, extra_env: dict[str, str], **init_kwargs):
+    def _group(self, name: str, actor_class: type, section: Any, extra_env: dict[str, str], **init_kwargs: Any) -> None:
         cluster = self.config.cluster
         group = WorkerGroup(
             name,
@@ -111,26 +120,27 @@ class Runtime:
             init_kwargs=init_kwargs,
             uses=CALLS[name],
         )
-        self.groups.append(group)
-        return group
+        self.groups[name] = group
 
     # ---- the verbs algorithms use -----------------------------------------------------------------------------
     def generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch:
         """n samples per prompt row; adds `group` (prompt index) so that samples of one prompt stay together."""
         prompts = prompts.with_columns(group=list(range(len(prompts))))
-        return self.rollout.call("generate", prompts, n=n, sampling=sampling)
+        return self.group("rollout").call("generate", prompts, n=n, sampling=sampling)
 
     def score(self, samples: Batch) -> Batch:
-        return samples.with_tensors(**self.reward.call("score", samples).tensors)
+        return samples.with_tensors(**self.group("reward").call("score", samples).tensors)
 
     def reference_logprobs(self, samples: Batch, temperature: float = 1.0) -> Batch:
-        if self.reference is None:
+        if "reference" not in self.groups:
             raise RuntimeError("this run has no reference workers (set reference.enabled: true)")
-        return samples.with_tensors(**self.reference.call("logprobs", samples, temperature=temperature).tensors)
+        return samples.with_tensors(
+            **self.group("reference").call("logprobs", samples, temperature=temperature).tensors
+        )
 
     def policy_logprobs(self, samples: Batch, temperature: float = 1.0) -> Batch:
-        padded = _pad_to_multiple(samples, len(self.learner))
-        logprobs = self.learner.call("logprobs", padded, temperature=temperature)["logprobs"]
+        padded = _pad_to_multiple(samples, len(self.group("learner")))
+        logprobs = self.group("learner").call("logprobs", padded, temperature=temperature)["logprobs"]
         return samples.with_tensors(old_logprobs=logprobs[: len(samples)])
 
     def train(
@@ -144,7 +154,7 @@ class Runtime:
         temperature: float = 1.0,
     ) -> dict[str, float]:
         """One learner update on `samples` (split evenly over the ranks); metrics averaged over ranks."""
-        ranks = len(self.learner)
+        ranks = len(self.group("learner"))
         rows_per_unit = 2 if aggregation == "pair-mean" else 1  # a pair's two rows stay on one rank
         if len(samples) % (ranks * mini_batches * rows_per_unit):
             unit = "pairs" if rows_per_unit == 2 else "training samples"
@@ -153,25 +163,29 @@ class Runtime:
                 f"{mini_batches} mini-batches; choose sizes that divide evenly"
             )
         shards = samples.split(ranks)
-        options = {"loss": loss, "loss_params": loss_params, "aggregation": aggregation}
+        options: dict[str, Any] = {"loss": loss, "loss_params": loss_params, "aggregation": aggregation}
         options |= {"mini_batches": mini_batches, "epochs": epochs, "temperature": temperature}
-        results = self.learner.call_each("train", [{"batch": shard, **options} for shard in shards])
+        results = self.group("learner").call_each("train", [{"batch": shard, **options} for shard in shards])
         return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
     def sync_weights(self) -> dict[str, float]:
         """Push the learner's weights to every rollout worker; the new policy version is one higher."""
         self.policy_version += 1
         stats = sync_weights(
-            self.learner, self.rollout, self.config.weight_sync.bucket_mb, self.config.model.dtype, self.policy_version
+            self.group("learner"),
+            self.group("rollout"),
+            self.config.weight_sync.bucket_mb,
+            self.config.model.dtype,
+            self.policy_version,
         )
         return stats.metrics()
 
     def set_policy_version(self, version: int) -> None:
         self.policy_version = version
-        self.rollout.broadcast("set_policy_version", version=version)
+        self.group("rollout").broadcast("set_policy_version", version=version)
 
     def save_checkpoint(self, path: Path) -> None:
-        self.learner.broadcast(
+        self.group("learner").broadcast(
             "save_checkpoint",
             directory=str(path),
             tokenizer_path=self.base_model_path,
@@ -179,10 +193,16 @@ class Runtime:
         )
 
     def load_training_state(self, path: Path) -> bool:
-        return all(self.learner.broadcast("load_training_state", directory=str(path)))
+        return all(self.group("learner").broadcast("load_training_state", directory=str(path)))
+
+    def group(self, role: str) -> WorkerGroup:
+        """The started worker group of `role`; an error that says so when this runtime did not start it."""
+        if role not in self.groups:
+            raise RuntimeError(f"this runtime has no {role} workers (started: {', '.join(self.groups) or 'none'})")
+        return self.groups[role]
 
     def shutdown(self) -> None:
-        for group in reversed(self.groups):
+        for group in reversed(list(self.groups.values())):
             group.shutdown()
         self.groups.clear()
 

@@ -10,13 +10,20 @@ Buckets are staged and then loaded by one `reload_weights` pass: vLLM reloads la
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from safetensors.torch import load
 
 
 class WeightReceiver:
+    """Mixed into vLLM's worker class, which provides `reload_weights` and `model_runner`."""
+
+    reload_weights: Callable[..., Any]
+    model_runner: Any
+    _rlcore_staged: list[bytes]
+
     def rlcore_stage_weights(self, payload: bytes) -> int:
         if not hasattr(self, "_rlcore_staged"):
             self._rlcore_staged = []

@@ -90,7 +90,7 @@ def _series(results: Sequence[dict[str, Any]], languages: Sequence[str]) -> dict
     return {n: float(np.mean(v)) for n, v in sorted(by_n.items())}
 
 
-def _law(perf: dict[int, float], stderr: dict[int, float]) -> dict[str, Any]:
+def _law(perf: dict[int, float], stderr: dict[int, float] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"perf": {str(n): v for n, v in perf.items()}}
     try:
         law = fit_power_law(perf)

@@ -66,7 +66,7 @@ def run_config(config: RunConfig, run: SweepRun, progress: bool) -> dict[str, An
     data["logging"]["progress"] = progress
     # The report needs the accuracy before training and after the last step.
     data["eval"]["at_start"] = True
-    data["eval"]["every_steps"] = data["eval"]["every_steps"] or config.algorithm.steps
+    data["eval"]["every_steps"] = data["eval"]["every_steps"] or data["algorithm"]["steps"]
     for section, key in (("model", "path"), ("data", "source"), ("data", "eval_source")):
         value = data[section].get(key)
         if value and not value.startswith("builtin:") and Path(value).exists():

@@ -92,7 +92,7 @@ def fit_power_law(perf: Mapping[int, float], min_n: int = 2) -> PowerLaw:
     b, log_a = np.polyfit(log_n, log_v, 1)
     law = PowerLaw(a=float(np.exp(log_a)), b=float(b), r2=None, r2_log=None, ns=ns)
     if len(ns) > 2:
-        law.r2 = _r2(values, law.predict(np.array(ns, dtype=float)))
+        law.r2 = _r2(values, np.asarray(law.predict(np.array(ns, dtype=float))))
         law.r2_log = _r2(log_v, log_a + b * log_n)
     return law
 
