@@ -11,7 +11,7 @@ import pytest
 import ray
 
 from rlcore.batch import Batch
-from rlcore.cluster import Worker, WorkerDied, WorkerError, WorkerGroup, WorkerTimeout
+from rlcore.cluster import Worker, WorkerDied, WorkerError, WorkerGroup, WorkerTimeout, declared_methods
 
 pytestmark = pytest.mark.integration
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -51,6 +51,26 @@ def test_errors_name_the_actor_and_method(group):
     with pytest.raises(WorkerError, match=r"echo\[0\]\.fail raised ValueError: bad input 42"):
         group.broadcast("fail")
     with pytest.raises(WorkerTimeout, match=r"echo\[0\]\.sleep did not finish within 1s"):
-        group.broadcast("sleep", 5, timeout=1)
+        group.broadcast("sleep", seconds=5, timeout=1)
     with pytest.raises(WorkerDied, match=r"echo\[\d\]\.crash: the worker process died"):
         group.broadcast("crash")
+
+
+def test_calls_are_checked_against_the_declared_methods(group):
+    with pytest.raises(
+        WorkerError, match=r"'dubble' is not a remote method of its workers \(did you mean 'double'\?\)"
+    ):
+        group.call("dubble", Batch(tensors={"x": np.arange(3)}))
+    with pytest.raises(WorkerError, match="'ready_check' is not a remote method"):
+        WorkerGroup("misspelt", Echo, 1, num_cpus=0.1, uses=("ready_check",))
+
+
+def test_a_declared_method_must_exist():
+    class Broken(Worker):
+        remote_methods = ("double", "tripple")
+
+        def double(self) -> None: ...
+
+    with pytest.raises(TypeError, match=r"Broken declares remote methods it does not define: \['tripple'\]"):
+        declared_methods(Broken)
+    assert declared_methods(Echo) == {"ready", "node_address", "double", "crash", "sleep", "fail"}
