@@ -25,7 +25,7 @@ from algorithms.pairs.base import (
     make_pair,
     response,
 )
-from algorithms.pairs.language_imbalance import LANGUAGE_NAMES
+from algorithms.pairs.language_names import LANGUAGE_NAMES
 
 
 class ImplicitCrossLingualConfig(PairBuilderConfig):
