@@ -18,7 +18,7 @@ from algorithms.base import ALGORITHMS
 from algorithms.grpo import GRPO, GRPOConfig, rollout_metrics
 from rlcore.config import RunConfig, Section
 from rlcore.evaluation import score_correctness
-from rlcore.metrics import plot_metrics
+from rlcore.metrics.reports import plot_metrics
 from rlcore.multilingual import report_tables
 from rlcore.parallel_data import ParallelSampler, parallel_rows
 

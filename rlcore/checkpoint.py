@@ -5,12 +5,14 @@ A checkpoint counts only once trainer_state.json is written, so a crash mid-save
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 TRAINER_STATE = "trainer_state.json"
+log = logging.getLogger(__name__)
 
 
 class CheckpointManager:
@@ -47,3 +49,18 @@ class CheckpointManager:
     @staticmethod
     def trainer_state(path: Path) -> dict[str, Any]:
         return json.loads((Path(path) / TRAINER_STATE).read_text())
+
+    def save(self, step: int, runtime: Any, sampler: Any) -> Path:
+        """Checkpoint `step`: the runtime's policy and training state, the sampler's position, the policy version."""
+        runtime.save_checkpoint(self.path(step))
+        return self.finish(step, {"sampler": sampler.state(), "policy_version": runtime.policy_version})
+
+    @classmethod
+    def restore(cls, path: Path, runtime: Any, sampler: Any) -> int:
+        """Put the runtime and sampler back where checkpoint `path` left them; returns the step it was taken at."""
+        state = cls.trainer_state(path)
+        sampler.load_state(state["sampler"])
+        runtime.set_policy_version(state["policy_version"])
+        optimizer = "restored" if runtime.load_training_state(path) else "not saved, starting fresh"
+        log.info("resumed from %s at step %d (optimizer state %s)", path, state["step"], optimizer)
+        return state["step"]

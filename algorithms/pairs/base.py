@@ -105,6 +105,17 @@ class BuildResult:
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count (ties, failed translations, ...)
     stats: dict[str, float] = field(default_factory=dict)  # what else the builder chose, e.g. length-control α
 
+    def without_identical(self) -> BuildResult:
+        """The pairs whose chosen and rejected responses differ (the others teach nothing)."""
+        distinct = [p for p in self.pairs if p["chosen_ids"] != p["rejected_ids"]]
+        dropped = {**self.dropped, "identical": len(self.pairs) - len(distinct)}
+        return BuildResult(distinct, self.generations, dropped, self.stats)
+
+    def metrics(self, seconds: float) -> dict[str, float]:
+        metrics = {"pairs/count": float(len(self.pairs)), "pairs/build_s": seconds}
+        metrics.update({f"pairs/dropped_{k}": float(v) for k, v in self.dropped.items()})
+        return metrics | {f"pairs/{k}": float(v) for k, v in self.stats.items()}
+
 
 class PairBuilder(ABC):
     Config: ClassVar[type[PairBuilderConfig]] = PairBuilderConfig

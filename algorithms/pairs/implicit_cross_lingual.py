@@ -24,7 +24,7 @@ from algorithms.pairs.base import (
     make_pair,
     response,
 )
-from algorithms.pairs.language_imbalance import LANGUAGE_NAMES
+from algorithms.pairs.language_names import LANGUAGE_NAMES
 from rlcore.registry import PAIR_BUILDERS
 
 

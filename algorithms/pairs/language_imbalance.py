@@ -26,26 +26,9 @@ from algorithms.pairs.base import (
     response,
     written,
 )
+from algorithms.pairs.language_names import LANGUAGE_NAMES
 from rlcore.registry import PAIR_BUILDERS
 from rlcore.world.translate import translate_solution
-
-LANGUAGE_NAMES = {
-    "en": "English",
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "zh": "Chinese",
-    "ja": "Japanese",
-    "ru": "Russian",
-    "th": "Thai",
-    "sw": "Swahili",
-    "bn": "Bengali",
-    "te": "Telugu",
-    "ko": "Korean",
-    "ar": "Arabic",
-}
 
 
 class LanguageImbalanceConfig(PairBuilderConfig):
@@ -101,25 +84,11 @@ class LanguageImbalance(PairBuilder):
             jobs, target_answers, to_target, to_dominant, strict=True
         ):
             y_dom = dominant_answers[x_dom["id"]]
-            generations.append(generation_record(y_tgt, role="answer"))
-            generations.append(
-                {
-                    "id": x_dom["id"],
-                    "language": x_tgt["language"],
-                    "role": "translation",
-                    "source": y_dom["response_text"],
-                    "translation": y_dom_in_tgt,
-                }
-            )
-            generations.append(
-                {
-                    "id": x_dom["id"],
-                    "language": dominant,
-                    "role": "translation",
-                    "source": y_tgt["response_text"],
-                    "translation": y_tgt_in_dom,
-                }
-            )
+            generations += [
+                generation_record(y_tgt, role="answer"),
+                translation_record(x_dom["id"], x_tgt["language"], y_dom["response_text"], y_dom_in_tgt),
+                translation_record(x_dom["id"], dominant, y_tgt["response_text"], y_tgt_in_dom),
+            ]
             if y_tgt_in_dom is not None:  # dominant side
                 pairs.append(
                     make_pair(
@@ -166,3 +135,14 @@ class LanguageImbalance(PairBuilder):
             out["response_text"].strip() if out["finish_reason"] == "stop" and out["response_text"].strip() else None
             for out in outputs
         ]
+
+
+def translation_record(question_id: str, language: str, source: str, translation: str | None) -> dict[str, Any]:
+    """One line of generations.jsonl for a translation into `language` (None: it failed)."""
+    return {
+        "id": question_id,
+        "language": language,
+        "role": "translation",
+        "source": source,
+        "translation": translation,
+    }

@@ -1,0 +1,154 @@
+"""Live progress of a run: one row per phase of the step (generate, reward, train, sync, ...) with timings."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rlcore.metrics.reports import format_value
+
+
+def _fmt_seconds(s: float) -> str:
+    return f"{s:.2f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+class PhaseProgress:
+    """Progress over training steps with one row per phase (generate, reward, train, sync, ...).
+
+    Rich live display on a terminal; otherwise one plain line per step (readable in job logs).
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        phases: Sequence[str],
+        *,
+        start_step: int = 0,
+        enabled: bool = True,
+        max_metrics: int = 6,
+    ) -> None:
+        self.total_steps, self.step, self._start_step = total_steps, start_step, start_step
+        self.phases = list(phases)
+        self.max_metrics = max_metrics
+        self._current: dict[str, float] = {}
+        self._sums, self._counts = {p: 0.0 for p in phases}, {p: 0 for p in phases}
+        self._last: dict[str, float] = {}
+        self._metrics: Mapping[str, float] = {}
+        self._running: tuple[str, float] | None = None
+        self._t0 = time.perf_counter()
+        self._step_start: float | None = None
+        self._live = self._progress = None
+        if enabled and sys.stdout.isatty():
+            self._start_rich()
+        self.plain = enabled and self._live is None
+
+    def _start_rich(self) -> None:
+        from rich.live import Live
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        self._task = self._progress.add_task("train", total=self.total_steps, completed=self.step)
+        self._live = Live(get_renderable=self._render, refresh_per_second=4, transient=False)
+        self._live.start()
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+
+        table = Table(box=None, padding=(0, 2), show_edge=False)
+        for col in ("phase", "last", "mean", ""):
+            table.add_column(col, justify="left" if col == "phase" else "right")
+        for p in self.phases:
+            mean = _fmt_seconds(self._sums[p] / self._counts[p]) if self._counts[p] else "-"
+            last = _fmt_seconds(self._last[p]) if p in self._last else "-"
+            now = ""
+            if self._running and self._running[0] == p:
+                now = f"[yellow]running {_fmt_seconds(time.perf_counter() - self._running[1])}"
+            table.add_row(p, last, mean, now)
+        return Group(self._progress, table, self._metrics_text("  "))
+
+    def _metrics_text(self, sep: str) -> str:
+        shown = list(self._metrics.items())[: self.max_metrics]
+        return sep.join(f"{k}={format_value(v)}" for k, v in shown)
+
+    def set_total(self, total_steps: int) -> None:
+        """The run's length became known (e.g. once an iteration's pairs are built)."""
+        self.total_steps = total_steps
+        if self._progress is not None:
+            self._progress.update(self._task, total=total_steps)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time the enclosed block as phase ``name`` of the current step (repeats accumulate)."""
+        if name not in self._sums:
+            self.phases.append(name)
+            self._sums[name], self._counts[name] = 0.0, 0
+        start = time.perf_counter()
+        if self._step_start is None:
+            self._step_start = start
+        self._running = (name, start)
+        try:
+            yield
+        finally:
+            self._running = None
+            self._current[name] = self._current.get(name, 0.0) + time.perf_counter() - start
+
+    def advance(self, metrics: Mapping[str, float] | None = None) -> dict[str, float]:
+        """End the step; return ``{"time/<phase>_s": ..., "time/step_s": ...}`` for it."""
+        now = time.perf_counter()
+        step_s = now - (self._step_start if self._step_start is not None else self._t0)
+        timings = {f"time/{p}_s": self._current.get(p, 0.0) for p in self.phases}
+        timings["time/step_s"] = step_s
+        for p, s in self._current.items():
+            self._last[p] = s
+            self._sums[p] += s
+            self._counts[p] += 1
+        self.step += 1
+        self._metrics = dict(metrics or {})
+        self._current, self._step_start = {}, now
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.step)
+        elif self.plain:
+            print(self._plain_line(timings), flush=True)
+        return timings
+
+    def _plain_line(self, timings: Mapping[str, float]) -> str:
+        done, elapsed = self.step, time.perf_counter() - self._t0
+        parts = [f"step {done}/{self.total_steps}"]
+        parts.append(" ".join(f"{p} {_fmt_seconds(timings[f'time/{p}_s'])}" for p in self.phases))
+        parts.append(f"total {_fmt_seconds(timings['time/step_s'])}")
+        if done - self._start_step > 0 and done < self.total_steps:
+            per_step = elapsed / (done - self._start_step)
+            parts.append(f"eta {_fmt_seconds(per_step * (self.total_steps - done))}")
+        if self._metrics:
+            parts.append(self._metrics_text(" "))
+        return " | ".join(parts)
+
+    def close(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def __enter__(self) -> PhaseProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
