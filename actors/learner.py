@@ -201,7 +201,9 @@ class LearnerWorker(Worker):
                             weights[name] += value.numel()
                     totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
                     weights["neg_logprob"] += tokens
-                    if "rollout_logprobs" in tensors:  # the engine and the learner should agree on π
+                    # vLLM's processed log-probs vs ours, both at the sampling temperature (top-p/top-k < 1 also
+                    # renormalise vLLM's); a gap beyond float noise on the first mini-batch means the weights differ.
+                    if "rollout_logprobs" in tensors:
                         totals["rollout_logprob_gap"] += (
                             ((logp.detach() - tensors["rollout_logprobs"]).abs() * mask).sum().item()
                         )
