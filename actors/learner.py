@@ -174,9 +174,9 @@ class LearnerWorker(Worker):
                 f"got {self.cfg.micro_batch_size}"
             )
         self.engine.train()
-        totals: dict[str, float] = defaultdict(float)
+        totals: dict[str, float] = defaultdict(float)  # sums over this rank's tokens/rows; weights: their counts
         weights: dict[str, float] = defaultdict(float)
-        grad_norms, steps = [], 0
+        loss_sum, grad_norms, steps = 0.0, [], 0
         for _ in range(epochs):
             for mini in batch.split(mini_batches):
                 micros = mini.chunks(self.cfg.micro_batch_size)
@@ -184,19 +184,23 @@ class LearnerWorker(Worker):
                 masks = [
                     response_mask_of(inputs, _width(micro)) for inputs, micro in zip(inputs_list, micros, strict=True)
                 ]
-                local = sum((normalizer(mask, aggregation).cpu() for mask in masks), torch.zeros(()))
+                # On the engine's device: an nccl group reduces CUDA tensors only.
+                local = sum(
+                    (normalizer(mask, aggregation).to(self.device) for mask in masks),
+                    torch.zeros((), device=self.device),
+                )
                 dist.all_reduce(local)  # the mean is over the whole mini-batch, across ranks and micro-batches
-                scale = self.world_size / local.clamp(min=1).item()
+                mini_batch_total = local.clamp(min=1).item()
                 for index, (micro, inputs, mask) in enumerate(zip(micros, inputs_list, masks, strict=True)):
                     self.engine.set_gradient_accumulation_boundary(index == len(micros) - 1)
                     width = _width(micro)
                     logp = response_logprobs(self.engine, inputs, width, temperature)
                     tensors = _tensors(micro, width, self.device)
                     loss_values, token_metrics = loss_fn(logp, mask, tensors, **loss_params)
-                    micro_loss = aggregate(loss_values, mask, aggregation) * scale
-                    self.engine.backward(micro_loss, scale_wrt_gas=False)
-                    totals["loss"] += micro_loss.item() / self.world_size
-                    weights["loss"] = 1.0
+                    micro_loss = aggregate(loss_values, mask, aggregation) / mini_batch_total
+                    # DeepSpeed averages gradients over ranks; × world size makes that the sum the mean needs.
+                    self.engine.backward(micro_loss * self.world_size, scale_wrt_gas=False)
+                    loss_sum += micro_loss.item()  # this rank's share of the mini-batch loss
                     tokens = mask.sum().item()
                     for name, value in token_metrics.items():
                         if value.ndim == 2:  # per token
@@ -207,7 +211,9 @@ class LearnerWorker(Worker):
                             weights[name] += value.numel()
                     totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
                     weights["neg_logprob"] += tokens
-                    if "rollout_logprobs" in tensors:  # the engine and the learner should agree on π
+                    # vLLM's processed log-probs vs ours, both at the sampling temperature (top-p/top-k < 1 also
+                    # renormalise vLLM's); a gap beyond float noise on the first mini-batch means the weights differ.
+                    if "rollout_logprobs" in tensors:
                         totals["rollout_logprob_gap"] += (
                             ((logp.detach() - tensors["rollout_logprobs"]).abs() * mask).sum().item()
                         )
@@ -219,8 +225,9 @@ class LearnerWorker(Worker):
                 norm = unclipped if norm is None else norm
                 if norm is not None:
                     grad_norms.append(float(norm))
-        metrics = {name: totals[name] / max(weights[name], 1e-9) for name in totals}
-        metrics["loss"] = totals["loss"] / max(steps, 1)
+        # Summed over ranks, the shares make each mini-batch's loss; each rank counts 1/W of every step.
+        totals["loss"], weights["loss"] = loss_sum, steps / self.world_size
+        metrics = _reduce_over_ranks(totals, weights, self.device)
         metrics["grad_norm"] = float(np.mean(grad_norms)) if grad_norms else float("nan")
         metrics["lr"] = float(self.scheduler.get_last_lr()[0])
         metrics["optimizer_steps"] = float(steps)
@@ -305,6 +312,17 @@ class LearnerWorker(Worker):
         state = {**state, ZERO_STAGE: ZeroStageEnum(state[ZERO_STAGE]), LOSS_SCALER: self.engine.optimizer.loss_scaler}
         # ZeRO optimizers take one state dict per rank and read their own: ours, at every index.
         self.engine.optimizer.load_state_dict([state] * self.world_size, load_from_fp32_weights=True)
+
+
+def _reduce_over_ranks(totals: dict[str, float], weights: dict[str, float], device: torch.device) -> dict[str, float]:
+    """Each metric's sum over all ranks divided by its count over all ranks: the whole batch's value, on every
+    rank, whatever the number of ranks (every rank has the same metric names: same loss, same batch columns)."""
+    import torch.distributed as dist
+
+    names = sorted(totals)
+    sums = torch.tensor([[totals[name], weights[name]] for name in names], dtype=torch.float64, device=device)
+    dist.all_reduce(sums)
+    return {name: total / max(count, 1e-9) for name, (total, count) in zip(names, sums.tolist(), strict=True)}
 
 
 def _width(batch: Batch) -> int:

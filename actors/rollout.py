@@ -43,6 +43,9 @@ class RolloutWorker(Worker):
             tensor_parallel_size=self.cfg.tensor_parallel_size,
             enable_prefix_caching=self.cfg.enable_prefix_caching,
             worker_extension_cls="actors.vllm_extension.WeightReceiver",
+            # Log-probs of the distribution sampled from (temperature applied, top-k/top-p renormalised), not the
+            # raw temperature-1 ones: the learner's log-probs at the sampling temperature are then comparable.
+            logprobs_mode="processed_logprobs",
             **({"gpu_memory_utilization": self.cfg.gpu_memory_utilization} if on_gpu else {}),
         )
         self.tokenizer = self.llm.get_tokenizer()

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from actors.learner import LearnerWorker
 from actors.reference import ReferenceWorker
 from actors.reward import RewardWorker
@@ -153,7 +151,8 @@ class Runtime:
         epochs: int = 1,
         temperature: float = 1.0,
     ) -> dict[str, float]:
-        """One learner update on `samples` (split evenly over the ranks); metrics averaged over ranks."""
+        """One learner update on `samples` (split evenly over the ranks); the learners reduce the metrics over ranks
+        (sums and counts), so every rank returns the whole batch's values."""
         ranks = len(self.group("learner"))
         rows_per_unit = 2 if aggregation == "pair-mean" else 1  # a pair's two rows stay on one rank
         if len(samples) % (ranks * mini_batches * rows_per_unit):
@@ -166,7 +165,7 @@ class Runtime:
         options: dict[str, Any] = {"loss": loss, "loss_params": loss_params, "aggregation": aggregation}
         options |= {"mini_batches": mini_batches, "epochs": epochs, "temperature": temperature}
         results = self.group("learner").call_each("train", [{"batch": shard, **options} for shard in shards])
-        return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
+        return results[0]
 
     def sync_weights(self) -> dict[str, float]:
         """Push the learner's weights to every rollout worker; the new policy version is one higher."""

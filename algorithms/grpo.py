@@ -50,12 +50,14 @@ class GRPO(Algorithm):
             samples = rt.generate(prompts, n=cfg.group_size)
         with self.phase("reward"):
             samples = rt.score(samples)
+        # π, π_old and π_ref are all the distributions sampled from: logits / rollout.temperature (as verl and TRL).
+        temperature = self.config.rollout.temperature
         if self.needs_reference():
             with self.phase("reference"):
-                samples = rt.reference_logprobs(samples)
+                samples = rt.reference_logprobs(samples, temperature=temperature)
         if cfg.mini_batches > 1 or cfg.epochs > 1:  # off-policy after the first update: keep π_old
             with self.phase("reference"):
-                samples = rt.policy_logprobs(samples)
+                samples = rt.policy_logprobs(samples, temperature=temperature)
         samples = samples.with_tensors(advantages=self.advantages(samples))
         with self.phase("train"):
             train = rt.train(
@@ -65,7 +67,7 @@ class GRPO(Algorithm):
                 aggregation=cfg.loss_aggregation,
                 mini_batches=cfg.mini_batches,
                 epochs=cfg.epochs,
-                temperature=self.config.rollout.temperature,
+                temperature=temperature,
             )
         with self.phase("sync"):
             sync = rt.sync_weights()

@@ -12,8 +12,6 @@ pytestmark = pytest.mark.integration
 
 
 def test_synced_vllm_matches_transformers_on_trained_weights(ray_cluster, tiny_model_path, tmp_path):
-    from transformers import AutoModelForCausalLM
-
     from actors.runtime import Runtime
     from tests.conftest import tiny_run_config
 
@@ -51,12 +49,19 @@ def test_synced_vllm_matches_transformers_on_trained_weights(ray_cluster, tiny_m
     assert after["response_ids"] != before["response_ids"] or not np.allclose(
         after["rollout_logprobs"], before["rollout_logprobs"], atol=1e-3
     )  # the policy moved
-    model = AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt").eval()
-    for i in range(len(after)):
-        prompt, response = after["prompt_ids"][i], after["response_ids"][i]
+    assert_greedy_matches_transformers(after, tmp_path / "ckpt", max_new_tokens=24)
+
+
+def assert_greedy_matches_transformers(samples: Batch, model_dir, max_new_tokens: int) -> None:
+    """vLLM's greedy samples are transformers' greedy tokens, with the same log-probabilities, on model_dir."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    for i in range(len(samples)):
+        prompt, response = samples["prompt_ids"][i], samples["response_ids"][i]
         with torch.no_grad():
-            greedy_ids = model.generate(torch.tensor([prompt]), max_new_tokens=24, do_sample=False)[0, len(prompt) :]
+            greedy_ids = model.generate(torch.tensor([prompt]), max_new_tokens=max_new_tokens, do_sample=False)
             logits = model(torch.tensor([prompt + response])).logits[0, len(prompt) - 1 : -1]
-        assert greedy_ids.tolist()[: len(response)] == response
+        assert greedy_ids[0, len(prompt) :].tolist()[: len(response)] == response
         hf_logprobs = torch.log_softmax(logits, -1).gather(1, torch.tensor(response)[:, None]).squeeze(1).numpy()
-        np.testing.assert_allclose(after["rollout_logprobs"][i][: len(response)], hf_logprobs, atol=1e-4)
+        np.testing.assert_allclose(samples["rollout_logprobs"][i][: len(response)], hf_logprobs, atol=1e-4)
