@@ -7,7 +7,7 @@ import os
 import socket
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ray
@@ -16,7 +16,7 @@ import torch
 from rlcore.batch import Batch
 from rlcore.cluster import Worker
 from rlcore.config import LearnerSection, ModelSection
-from rlcore.losses import LOSSES, aggregate, normalizer
+from rlcore.losses import LOSSES, Aggregation, aggregate, normalizer
 from rlcore.modeling import (
     batch_logprobs,
     collate_sequences,
@@ -27,6 +27,9 @@ from rlcore.modeling import (
 )
 from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
 from rlcore.weight_sync import WeightBucketer
+
+if TYPE_CHECKING:
+    from deepspeed import DeepSpeedEngine
 
 TRAINING_STATE_DIR = "training_state"
 
@@ -98,7 +101,13 @@ class LearnerWorker(Worker):
         self.model_path = model_path
         self.seed = seed
         self.total_optimizer_steps = total_optimizer_steps
-        self.engine = None
+        self._engine: DeepSpeedEngine | None = None
+
+    @property
+    def engine(self) -> DeepSpeedEngine:
+        if self._engine is None:
+            raise RuntimeError(f"learner[{self.rank}]: init_engine has not run yet")
+        return self._engine
 
     def free_port(self) -> tuple[str, int]:
         with socket.socket() as sock:
@@ -131,8 +140,12 @@ class LearnerWorker(Worker):
             self.model_path, "float32", self.model_cfg.attn_implementation, self.model_cfg.trust_remote_code
         )
         if self.cfg.gradient_checkpointing:
+            from transformers import PreTrainedModel
+
+            if not isinstance(model, PreTrainedModel):
+                raise TypeError(f"gradient checkpointing needs a transformers model, got {type(model).__name__}")
             model.gradient_checkpointing_enable()
-        self.engine, _, _, self.scheduler = deepspeed.initialize(
+        self._engine, _, _, self.scheduler = deepspeed.initialize(
             model=model,
             model_parameters=[p for p in model.parameters() if p.requires_grad],
             config=ds_config,
@@ -159,7 +172,7 @@ class LearnerWorker(Worker):
         batch: Batch,
         loss: str,
         loss_params: dict[str, Any],
-        aggregation: str = "token-mean",
+        aggregation: Aggregation = "token-mean",
         mini_batches: int = 1,
         epochs: int = 1,
         temperature: float = 1.0,

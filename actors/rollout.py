@@ -9,7 +9,7 @@ import ray
 
 from rlcore.batch import Batch, pad_sequences
 from rlcore.cluster import Worker
-from rlcore.config import RolloutSection
+from rlcore.config import ModelDtype, RolloutSection
 
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop")
 
@@ -28,12 +28,13 @@ def rollout_env(cfg: RolloutSection) -> dict[str, str]:
 class RolloutWorker(Worker):
     remote_methods = ("generate", "load_weights", "set_policy_version")
 
-    def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, dtype: str, seed: int):
+    def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, dtype: ModelDtype, seed: int):
         super().__init__(rank, world_size)
         from vllm import LLM
 
         self.cfg = RolloutSection(**rollout)
         self.on_gpu = on_gpu = self.cfg.num_gpus > 0
+        gpu_options: dict[str, Any] = {"gpu_memory_utilization": self.cfg.gpu_memory_utilization} if on_gpu else {}
         self.llm = LLM(
             model=model_path,
             dtype=dtype,
@@ -46,7 +47,7 @@ class RolloutWorker(Worker):
             # Log-probs of the distribution sampled from (temperature applied, top-k/top-p renormalised), not the
             # raw temperature-1 ones: the learner's log-probs at the sampling temperature are then comparable.
             logprobs_mode="processed_logprobs",
-            **({"gpu_memory_utilization": self.cfg.gpu_memory_utilization} if on_gpu else {}),
+            **gpu_options,
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.policy_version = 0
@@ -88,7 +89,7 @@ class RolloutWorker(Worker):
         prompt_ids, response_ids, texts, finish, logprobs = [], [], [], [], []
         for output in outputs:
             for completion in output.outputs:
-                prompt_ids.append(list(output.prompt_token_ids))
+                prompt_ids.append(list(output.prompt_token_ids or []))
                 response_ids.append(list(completion.token_ids))
                 texts.append(completion.text)
                 finish.append(completion.finish_reason or "")
@@ -127,6 +128,6 @@ class RolloutWorker(Worker):
         self.policy_version = version
 
 
-def _sampled_logprob(step_logprobs: dict, token: int) -> float:
-    entry = step_logprobs.get(token)
+def _sampled_logprob(step_logprobs: dict[int, Any] | None, token: int) -> float:
+    entry = step_logprobs.get(token) if step_logprobs else None
     return float(entry.logprob) if entry is not None else 0.0

@@ -16,6 +16,7 @@ from actors.rollout import RolloutWorker, rollout_env
 from rlcore.batch import Batch
 from rlcore.cluster import WorkerGroup, actor_env, init_ray
 from rlcore.config import RunConfig
+from rlcore.losses import Aggregation
 from rlcore.modeling import resolve_model_path
 from rlcore.weight_sync import sync_weights
 
@@ -146,7 +147,7 @@ class Runtime:
         samples: Batch,
         loss: str,
         loss_params: dict[str, Any],
-        aggregation: str = "token-mean",
+        aggregation: Aggregation = "token-mean",
         mini_batches: int = 1,
         epochs: int = 1,
         temperature: float = 1.0,

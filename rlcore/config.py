@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationErr
 
 from rlcore.registry import ALGORITHMS, REWARDS
 
+ModelDtype = Literal["float32", "bfloat16", "float16"]
+
 
 class ConfigError(ValueError):
     """A configuration problem, worded for the person who wrote the config."""
@@ -49,7 +51,7 @@ class ClusterSection(Section):
 
 class ModelSection(Section):
     path: str = Field("builtin:tiny-arith", description="Hugging Face model dir, or builtin:tiny-arith.")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+    dtype: ModelDtype = Field(
         "float32", description="Weights of the rollout (vLLM) and reference models and of weight sync."
     )
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(

@@ -6,9 +6,13 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlcore.metrics.reports import format_value
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.progress import Progress
 
 
 def _fmt_seconds(s: float) -> str:
@@ -40,7 +44,8 @@ class PhaseProgress:
         self._running: tuple[str, float] | None = None
         self._t0 = time.perf_counter()
         self._step_start: float | None = None
-        self._live = self._progress = None
+        self._live: Live | None = None
+        self._progress: Progress | None = None
         if enabled and sys.stdout.isatty():
             self._start_rich()
         self.plain = enabled and self._live is None
@@ -82,7 +87,7 @@ class PhaseProgress:
             if self._running and self._running[0] == p:
                 now = f"[yellow]running {_fmt_seconds(time.perf_counter() - self._running[1])}"
             table.add_row(p, last, mean, now)
-        return Group(self._progress, table, self._metrics_text("  "))
+        return Group(*[self._progress] if self._progress else [], table, self._metrics_text("  "))
 
     def _metrics_text(self, sep: str) -> str:
         shown = list(self._metrics.items())[: self.max_metrics]
