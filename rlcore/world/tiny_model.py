@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from rlcore.grading import is_correct
-from rlcore.world.tasks import LANGUAGES, NUMBER_WORDS, Problem, generate_problems
+from rlcore.world.lexicon import NUMBER_WORDS
+from rlcore.world.tasks import LANGUAGES, Problem, generate_problems
 
 __all__ = ["SPEC", "VERSION", "default_cache_dir", "ensure_tiny_model", "evaluate", "main"]
 

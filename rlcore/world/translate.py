@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from rlcore.world.tasks import ANSWER_PHRASES, STEP_FORMATS
+from rlcore.grading import ANSWER_PHRASES
+from rlcore.world.lexicon import STEP_FORMATS
 
 _NUMBER = r"(-?\d+)"
 
