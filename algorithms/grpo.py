@@ -36,6 +36,7 @@ class GRPOConfig(AlgorithmConfig):
 @ALGORITHMS.register("grpo")
 class GRPO(Algorithm):
     Config = GRPOConfig
+    cfg: GRPOConfig
 
     def needs_reference(self) -> bool:
         return self.cfg.kl_coef > 0

@@ -19,18 +19,18 @@ from typing import Any, Literal
 
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
-from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
+from algorithms.base import ALGORITHMS, Algorithm
 from algorithms.dpo_data import LOSS_PARAMS, step_batches, steps_for, with_reference_logps
 from algorithms.pairs import PAIR_BUILDERS, BuildResult, PairBuilderConfig, PairContext
 from rlcore.batch import Batch
-from rlcore.config import RunConfig, validate_named
+from rlcore.config import NamedSection, RunConfig, validate_named
 from rlcore.data import PromptSampler
 from rlcore.iteration_store import IterationStore
 from rlcore.modeling import load_tokenizer
 from rlcore.pair_files import load_pair_file
 
 
-class IterativeDPOConfig(AlgorithmConfig):
+class IterativeDPOConfig(NamedSection):  # not an AlgorithmConfig: its `steps` are per iteration and optional
     steps: int | None = Field(
         None, ge=1, description="Optimizer steps per iteration; None = `epochs` passes over that iteration's pairs."
     )
@@ -75,6 +75,7 @@ class IterativeDPOConfig(AlgorithmConfig):
 @ALGORITHMS.register("iterative_dpo")
 class IterativeDPO(Algorithm):
     Config = IterativeDPOConfig
+    cfg: IterativeDPOConfig
     phases = ("generate", "annotate", "reference", "train", "sync")
     evaluate_each_round = True
 
@@ -93,9 +94,11 @@ class IterativeDPO(Algorithm):
         super().load_data()
         if not self.config.run.resume:  # a fresh run never trains on an old run's pairs
             self.store.set_aside()
-        self.rows_by_key = {(row["id"], row["language"]): row for row in self.sampler.rows}
-        rows = [row for row in self.sampler.rows if row["language"] in self.builder.prompt_languages()]
-        self.sampler = PromptSampler(rows, self.config.run.seed, self.config.data.shuffle)
+
+    def make_sampler(self, rows: list[dict[str, Any]]) -> PromptSampler:
+        self.rows_by_key = {(row["id"], row["language"]): row for row in rows}
+        rows = [row for row in rows if row["language"] in self.builder.prompt_languages()]
+        return PromptSampler(rows, self.config.run.seed, self.config.data.shuffle)
 
     def num_rounds(self) -> int:
         return self.cfg.iterations

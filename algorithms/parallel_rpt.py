@@ -65,14 +65,12 @@ class ParallelRPTConfig(GRPOConfig):
 @ALGORITHMS.register("parallel_rpt")
 class ParallelRPT(GRPO):
     Config = ParallelRPTConfig
+    cfg: ParallelRPTConfig
 
-    def load_data(self) -> None:
-        super().load_data()
+    def make_sampler(self, rows: list[dict[str, Any]]) -> ParallelSampler:
         data = self.config.data
-        rows = parallel_rows(self.sampler.rows, data.train_languages)
-        self.sampler = ParallelSampler(
-            rows, data.train_languages, self.config.run.seed, self.cfg.batching, data.shuffle
-        )
+        rows = parallel_rows(rows, data.train_languages)
+        return ParallelSampler(rows, data.train_languages, self.config.run.seed, self.cfg.batching, data.shuffle)
 
     def sample_metrics(self, samples) -> dict[str, float]:
         """GRPO's metrics (reward/<language> included) plus sample accuracy per language."""
