@@ -14,10 +14,11 @@ from pydantic import Field
 
 from actors.runtime import Runtime
 from algorithms.checkpoint_eval import evaluate_checkpoint
+from algorithms.run_state import RunState
 from algorithms.run_summary import write_summary
 from rlcore.checkpoint import CheckpointManager
-from rlcore.config import NamedSection, RunConfig, save_config
-from rlcore.data import PromptSampler, load_eval_rows, load_rows
+from rlcore.config import ConfigError, NamedSection, RunConfig, save_config
+from rlcore.data import PromptSampler, Sampler, load_eval_rows, load_rows
 from rlcore.evaluation import evaluate
 from rlcore.metrics.progress import PhaseProgress
 from rlcore.metrics.sinks import MetricsLogger
@@ -30,21 +31,21 @@ class AlgorithmConfig(NamedSection):
     steps: int = Field(100, ge=1, description="Training steps (one policy update and sync each).")
 
 
-class Algorithm(ABC):
-    Config: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
+class Algorithm(RunState, ABC):
+    Config: ClassVar[type[NamedSection]] = AlgorithmConfig
+    cfg: NamedSection  # an instance of Config: a subclass declares its type next to its Config
     phases: ClassVar[tuple[str, ...]] = ("generate", "reward", "reference", "train", "sync")
     evaluate_each_round: ClassVar[bool] = False  # evaluate and checkpoint at the end of every round
 
     def __init__(self, config: RunConfig):
+        super().__init__()
+        if not isinstance(config.algorithm, self.Config):  # e.g. a config made for another algorithm
+            raise ConfigError(f"{type(self).__name__} needs a {self.Config.__name__}: {config.algorithm!r}")
         self.config = config
         self.cfg = config.algorithm
         self.run_dir = config.run_dir
         self.checkpoints = CheckpointManager(self.run_dir, config.checkpoint.keep_last)
-        self.runtime: Runtime | None = None
-        self.sampler: PromptSampler | None = None
         self.eval_rows: list[dict[str, Any]] = []
-        self.metrics_log: MetricsLogger | None = None
-        self.progress: PhaseProgress | None = None
         self.round, self.round_steps = 0, range(0)  # the current round (iteration) and the numbers of its steps
         self.first_eval: dict[str, float] = {}
         self.last_eval: dict[str, float] = {}
@@ -57,6 +58,7 @@ class Algorithm(ABC):
         return self.total_steps()
 
     def total_steps(self) -> int:
+        assert isinstance(self.cfg, AlgorithmConfig), f"{type(self).__name__}: no fixed `steps`, so override this"
         return self.cfg.steps
 
     def num_rounds(self) -> int:
@@ -70,15 +72,14 @@ class Algorithm(ABC):
     def step(self, step: int) -> dict[str, float]:
         """One training step; returns its metrics."""
 
-    def phase(self, name: str):
-        """Context manager timing one phase of the step (shown in the progress display and metrics)."""
-        return self.progress.phase(name)
-
     def load_data(self) -> None:
         data, seed = self.config.data, self.config.run.seed
         rows = load_rows(data.source, "train", data, data.train_languages, seed, data.num_train_questions)
-        self.sampler = PromptSampler(rows, seed, data.shuffle)
+        self.sampler = self.make_sampler(rows)
         self.eval_rows = load_eval_rows(data, seed)
+
+    def make_sampler(self, rows: list[dict[str, Any]]) -> Sampler:  # an algorithm may choose or regroup the rows
+        return PromptSampler(rows, self.config.run.seed, self.config.data.shuffle)
 
     def evaluate(self) -> dict[str, float]:
         """Held-out metrics of the current policy; the full multilingual report is kept in `last_report`."""
@@ -120,8 +121,7 @@ class Algorithm(ABC):
         return self.finish(self.first_eval, self.last_eval, time.time() - started)
 
     def train_loop(self, start_step: int) -> None:
-        """Every round's steps after `start_step` (the resumed checkpoint's): rounds trained before are skipped, and
-        so are the first steps of the round the checkpoint was taken in."""
+        """Every round's steps after `start_step` (the resumed checkpoint's); the steps before it are skipped."""
         rounds, step = self.num_rounds(), 0
         for self.round in range(1, rounds + 1):
             self.round_steps = range(step + 1, step + 1 + self.start_round(self.round, resuming=step < start_step))

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
-from rlcore.advantages import ADVANTAGES
+from rlcore.advantages import ADVANTAGES, grpo_advantages
 from rlcore.batch import rows_to_batch
 
 
@@ -36,6 +36,7 @@ class GRPOConfig(AlgorithmConfig):
 @ALGORITHMS.register("grpo")
 class GRPO(Algorithm):
     Config = GRPOConfig
+    cfg: GRPOConfig
 
     def needs_reference(self) -> bool:
         return self.cfg.kl_coef > 0
@@ -81,11 +82,10 @@ class GRPO(Algorithm):
         return (self.config.run.seed * 1_000_003 + step * 10_007) % 2**31
 
     def advantages(self, samples) -> np.ndarray:
-        estimator = ADVANTAGES.get(self.cfg.advantage)
         groups = np.asarray(samples["group"])
-        if self.cfg.advantage == "grpo":
-            return estimator(samples["rewards"], groups, scale_by_std=self.cfg.scale_by_std)
-        return estimator(samples["rewards"], groups)
+        if self.cfg.advantage == "grpo":  # the one estimator with an option
+            return grpo_advantages(samples["rewards"], groups, scale_by_std=self.cfg.scale_by_std)
+        return ADVANTAGES.get(self.cfg.advantage)(samples["rewards"], groups)
 
     def loss_params(self) -> dict:
         return {

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from algorithms.base import ALGORITHMS
 from algorithms.grpo import GRPO, GRPOConfig, rollout_metrics
+from rewards.math_rule import MathConfig
 from rlcore.config import RunConfig, Section
 from rlcore.evaluation import score_correctness
 from rlcore.metrics.reports import plot_metrics
@@ -65,19 +66,17 @@ class ParallelRPTConfig(GRPOConfig):
 @ALGORITHMS.register("parallel_rpt")
 class ParallelRPT(GRPO):
     Config = ParallelRPTConfig
+    cfg: ParallelRPTConfig
 
-    def load_data(self) -> None:
-        super().load_data()
+    def make_sampler(self, rows: list[dict[str, Any]]) -> ParallelSampler:
         data = self.config.data
-        rows = parallel_rows(self.sampler.rows, data.train_languages)
-        self.sampler = ParallelSampler(
-            rows, data.train_languages, self.config.run.seed, self.cfg.batching, data.shuffle
-        )
+        rows = parallel_rows(rows, data.train_languages)
+        return ParallelSampler(rows, data.train_languages, self.config.run.seed, self.cfg.batching, data.shuffle)
 
     def sample_metrics(self, samples) -> dict[str, float]:
         """GRPO's metrics (reward/<language> included) plus sample accuracy per language."""
         reward = self.config.reward
-        if reward.name == "math" and reward.format_weight == 0:
+        if reward.name == "math" and isinstance(reward, MathConfig) and reward.format_weight == 0:
             correct = np.asarray(samples["rewards"], dtype=float)  # the reward is exactly correctness
         else:
             correct = score_correctness(samples)

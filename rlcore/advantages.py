@@ -21,7 +21,6 @@ def _grouped(rewards: np.ndarray, group_ids: np.ndarray, per_group: Callable[[np
     return out.astype(np.float32)
 
 
-@ADVANTAGES.register("grpo")
 def grpo_advantages(
     rewards: np.ndarray, group_ids: np.ndarray, eps: float = 1e-6, scale_by_std: bool = True
 ) -> np.ndarray:
@@ -34,6 +33,9 @@ def grpo_advantages(
         return centred / (r.std(ddof=1) + eps)
 
     return _grouped(rewards, group_ids, per_group)
+
+
+ADVANTAGES.register("grpo")(grpo_advantages)  # not as a decorator, which would type it without its scale_by_std
 
 
 @ADVANTAGES.register("rloo")

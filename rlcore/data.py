@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -96,6 +96,16 @@ def _normalize(row: dict, data: DataSection, source: str, line: int) -> dict[str
     out["language"] = str(row.get(data.language_key, "en"))
     out["id"] = str(row.get(data.id_key, f"row-{line}"))
     return out
+
+
+class Sampler(Protocol):
+    """What an algorithm's loop needs of its prompt sampler: the next step's rows and a resumable position."""
+
+    def next_batch(self, size: int) -> list[dict[str, Any]]: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def load_state(self, state: dict[str, Any]) -> None: ...
 
 
 class PromptSampler:

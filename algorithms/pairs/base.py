@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from rlcore.batch import Batch
-from rlcore.config import NamedSection
+from rlcore.config import ConfigError, NamedSection
 
 
 class PairBuilderConfig(NamedSection):
@@ -121,6 +121,8 @@ class PairBuilder(ABC):
     Config: ClassVar[type[PairBuilderConfig]] = PairBuilderConfig
 
     def __init__(self, config: PairBuilderConfig, train_languages: Sequence[str]):
+        if not isinstance(config, self.Config):  # e.g. a config made for another pair builder
+            raise ConfigError(f"{type(self).__name__} needs a {self.Config.__name__}: {config!r}")
         self.config = config
         self.train_languages = list(train_languages)
 

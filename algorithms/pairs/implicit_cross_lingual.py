@@ -49,7 +49,7 @@ def length_control_alpha(groups: list[tuple[np.ndarray, np.ndarray]], step: floa
     """α in [0, 1) minimising |mean len(chosen) − mean len(rejected)| over a language's prompts (smallest α wins
     ties)."""
     best_alpha, best_gap = 0.0, float("inf")
-    for alpha in np.arange(0.0, 1.0, step):
+    for alpha in np.arange(0.0, 1.0, step).tolist():
         picks = [select_pair(rewards, lengths, alpha) for rewards, lengths in groups]
         gap = abs(
             np.mean([lengths[c] for (_, lengths), (c, _) in zip(groups, picks, strict=True)])
@@ -63,6 +63,7 @@ def length_control_alpha(groups: list[tuple[np.ndarray, np.ndarray]], step: floa
 @PAIR_BUILDERS.register("implicit_cross_lingual")
 class ImplicitCrossLingual(PairBuilder):
     Config = ImplicitCrossLingualConfig
+    config: ImplicitCrossLingualConfig
 
     def scoring_prompt(self, row: dict[str, Any], ctx: PairContext) -> str | None:
         english = ctx.rows_by_key.get((row["id"], self.config.english))

@@ -49,6 +49,7 @@ class LanguageImbalanceConfig(PairBuilderConfig):
 @PAIR_BUILDERS.register("language_imbalance")
 class LanguageImbalance(PairBuilder):
     Config = LanguageImbalanceConfig
+    config: LanguageImbalanceConfig
 
     def targets(self) -> list[str]:
         targets = self.config.targets or [lang for lang in self.train_languages if lang != self.config.dominant]

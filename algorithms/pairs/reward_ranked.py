@@ -28,6 +28,7 @@ class RewardRankedConfig(PairBuilderConfig):
 @PAIR_BUILDERS.register("reward_ranked")
 class RewardRanked(PairBuilder):
     Config = RewardRankedConfig
+    config: RewardRankedConfig
 
     def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
         samples = ctx.generate(prompts, n=self.config.samples_per_prompt)

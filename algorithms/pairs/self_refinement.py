@@ -35,6 +35,7 @@ class SelfRefinementConfig(PairBuilderConfig):
 @PAIR_BUILDERS.register("self_refinement")
 class SelfRefinement(PairBuilder):
     Config = SelfRefinementConfig
+    config: SelfRefinementConfig
 
     def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
         originals = ctx.generate(prompts, n=self.config.samples_per_prompt)

@@ -1,0 +1,52 @@
+"""The config of iterative DPO (algorithms/iterative_dpo.py): the iterations, the pair builder and the DPO loss."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
+
+from algorithms.pairs import PAIR_BUILDERS, PairBuilderConfig
+from rlcore.config import NamedSection, validate_named
+
+
+class IterativeDPOConfig(NamedSection):  # not an AlgorithmConfig: its `steps` are per iteration and optional
+    steps: int | None = Field(
+        None, ge=1, description="Optimizer steps per iteration; None = `epochs` passes over that iteration's pairs."
+    )
+    iterations: int = Field(2, ge=1, description="Rounds of generate → pair → train → sync (T).")
+    prompts_per_iteration: int = Field(256, ge=1, description="Prompts the pair builder gets per iteration.")
+    pair_builder: SerializeAsAny[PairBuilderConfig] = Field(
+        default_factory=lambda: {"name": "reward_ranked"},
+        validate_default=True,
+        description="How pairs are made; `name` selects a pair builder, its other keys are that builder's config.",
+        json_schema_extra={"registry": "pair_builders"},
+    )
+    pair_file: str | None = Field(
+        None,
+        description="Offline DPO: train on this JSONL of prompt/chosen/rejected (one iteration, nothing generated).",
+    )
+    reference: Literal["initial", "previous"] = Field(
+        "initial", description="π_ref: the initial model (reference workers) or the iteration's starting policy."
+    )
+    loss_type: Literal["sigmoid", "ipo", "sppo_hard"] = Field(
+        "sigmoid", description="Preference loss: DPO (sigmoid), IPO, or SPPO with hard win probabilities."
+    )
+    beta: float = Field(0.1, gt=0, description="β: strength of the implicit KL to π_ref.")
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="ε of conservative DPO: assumed label-noise rate.")
+    nll_alpha: float = Field(0.0, ge=0, description="Weight of the length-normalised NLL of the chosen response.")
+    length_normalized: bool = Field(False, description="Divide h by the response length (TRL's IPO).")
+    epochs: int = Field(1, ge=1, description="Passes over each iteration's pairs (when steps is None).")
+    pairs_per_step: int = Field(16, ge=1, description="Pairs per optimizer step, over all learner ranks.")
+    temperature: float | None = Field(None, ge=0, description="Sampling temperature; None = rollout.temperature.")
+
+    @field_validator("pair_builder", mode="before")
+    @classmethod
+    def _builder_config(cls, value: Any) -> Any:
+        return validate_named(value, lambda name: PAIR_BUILDERS.get(name).Config, default="reward_ranked")
+
+    @model_validator(mode="after")
+    def _offline_is_one_iteration(self) -> IterativeDPOConfig:
+        if self.pair_file and self.iterations != 1:
+            raise ValueError(f"with a pair_file (offline DPO) iterations must be 1, got {self.iterations}")
+        return self
