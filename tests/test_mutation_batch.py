@@ -73,7 +73,7 @@ def test_split_gives_the_first_shards_the_extra_samples_in_order():
     assert [s["i"] for s in batch.split(3)] == [[0, 1, 2], [3, 4], [5, 6]]
     assert [s["i"] for s in batch.split(1)] == [list(range(7))]
     assert [s["i"] for s in batch.split(9)] == [[0], [1], [2], [3], [4], [5], [6], [], []]
-    with pytest.raises(ValueError, match="^parts must be >= 1$"):
+    with pytest.raises(ValueError, match=r"^parts must be >= 1$"):
         batch.split(0)
 
 

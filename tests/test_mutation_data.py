@@ -99,7 +99,7 @@ def ids(rows: list[dict]) -> list[int]:
 
 
 def test_sampler_needs_rows():
-    with pytest.raises(DataError, match="^no training rows$"):
+    with pytest.raises(DataError, match=r"^no training rows$"):
         PromptSampler([], seed=0)
 
 
