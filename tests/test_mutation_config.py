@@ -147,6 +147,14 @@ def test_suggestions_follow_the_named_algorithm_and_reward_classes():
     assert _suggestion(("learner", "lr", "x"), {}) == ""  # inside a plain value: no fields to suggest
     assert _suggestion(("algorithm", "x"), {"algorithm": {"name": "nope"}}) == ""
     assert _suggestion(("learner", "qqqqqq"), {}) == ""
+    assert _suggestion(("data", "eval_languages", "x"), {}) == ""  # a list field, not a section
+    assert _suggestion(("algorithm", "x", "y"), {"algorithm": {"name": "nope"}}) == ""
+
+
+def test_load_config_suggests_keys_of_the_named_algorithm():
+    with pytest.raises(ConfigError) as error:
+        load_config({"algorithm": {"name": "iterative_dpo", "iteratons": 2}})
+    assert "  algorithm.iteratons: unknown key (did you mean 'iterations'?)" in str(error.value).splitlines()
 
 
 def test_named_class_finds_config_classes_by_section():

@@ -226,8 +226,12 @@ def test_language_imbalance_targets_and_prompt_languages():
     assert builder.targets() == ["fr", "de"] and builder.prompt_languages() == ["en"]
     chosen = cls(cls.Config(name="language_imbalance", targets=["de"], dominant="fr"), ["en"])
     assert chosen.targets() == ["de"] and chosen.prompt_languages() == ["fr"]
-    with pytest.raises(ValueError, match="language_imbalance needs target languages"):
+    with pytest.raises(ValueError) as error:
         cls(cls.Config(name="language_imbalance"), ["en"]).targets()
+    assert str(error.value) == (
+        "language_imbalance needs target languages: set data.train_languages to the dominant language plus at least "
+        "one other, or pair_builder.targets"
+    )
 
 
 def test_language_imbalance_policy_translator_prompts_and_failures():
@@ -279,7 +283,13 @@ def test_language_imbalance_policy_translator_prompts_and_failures():
     ]
     fr_to_en = result.generations[3]
     assert fr_to_en == {"id": "q1", "language": "en", "role": "translation", "source": "yfr", "translation": None}
-    assert result.generations[2]["source"] == "yen" and result.generations[2]["translation"] == "tfr"
+    assert result.generations[2] == {
+        "id": "q1",
+        "language": "fr",
+        "role": "translation",
+        "source": "yen",
+        "translation": "tfr",
+    }
 
 
 def test_language_imbalance_without_max_tokens_leaves_the_rollout_limit():
@@ -381,3 +391,86 @@ def test_row_of_removes_generation_outputs_only():
         },
     }
     assert _row_of(sample) == {"id": "q", "prompt": "p", "answer": "1"}
+
+
+class MiscountingContext(RecordingContext):
+    """A context whose workers return one result too few (generate) or too many (score)."""
+
+    def __init__(self, *args, short_call: int | None = None, extra_score: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.short_call, self.extra_score = short_call, extra_score
+
+    def generate(self, rows, n, **sampling):
+        out = super().generate(rows, n, **sampling)
+        return out[:-1] if len(self.calls) == self.short_call else out
+
+    def score(self, samples):
+        scores = super().score(samples)
+        return np.append(scores, 0.0).astype(np.float32) if self.extra_score else scores
+
+
+def test_builders_refuse_worker_results_that_do_not_line_up_with_their_requests():
+    answers = {"a": ["x", "y"], "a|x": ["x2"], "a|y": ["y2"]}
+    scores = {"x": 0.0, "y": 1.0, "x2": 1.0, "y2": 2.0}
+    prompt = [{"id": "q", "language": "en", "prompt": "a"}]
+    for strict in (True, False):
+        ctx = MiscountingContext(answers, scores, short_call=2)  # one refinement missing
+        with pytest.raises(ValueError):
+            build("self_refinement", prompt, ctx, samples_per_prompt=2, reflection_prompt="{prompt}|{response}",
+                  require_improvement=strict)  # fmt: skip
+    with pytest.raises(ValueError):
+        build("reward_ranked", prompt, MiscountingContext(answers, scores, extra_score=True), samples_per_prompt=2)
+    fr = {("q", "en"): {"id": "q", "language": "en", "prompt": "a"}, ("q", "fr"): {"id": "q", "language": "fr"}}
+    with pytest.raises(ValueError):
+        build("implicit_cross_lingual", prompt, MiscountingContext(answers, scores, extra_score=True, rows_by_key=fr),
+              samples_per_prompt=2)  # fmt: skip
+
+
+def test_counts_of_dropped_pairs_add_up():
+    answers = {f"P{i}": [f"a{i}"] for i in range(3)} | {f"P{i}|a{i}": [f"r{i}"] for i in range(3)}
+    scores = {f"a{i}": 1.0 for i in range(3)} | {f"r{i}": 0.5 for i in range(3)}
+    prompts = [{"id": f"q{i}", "language": "en", "prompt": f"P{i}"} for i in range(3)]
+    strict = build("self_refinement", prompts, RecordingContext(answers, scores),
+                   reflection_prompt="{prompt}|{response}", require_improvement=True)  # fmt: skip
+    assert strict.pairs == [] and strict.dropped == {"refinement_truncated_or_empty": 0, "not_improved": 3}
+    # implicit: two tied prompts, then one with a pair, all in one language
+    answers = {"T1": ["s", "s"], "T2": ["u", "u"], "W": ["good", "bad"]}
+    scores = {"s": 1.0, "u": 0.0, "good": 1.0, "bad": 0.0}
+    rows = {(q, lang): {"id": q, "language": lang, "prompt": p} for q, p in [("t1", "T1"), ("t2", "T2"), ("w", "W")]
+            for lang in ("en",)}  # fmt: skip
+    ctx = RecordingContext(answers, scores, rows_by_key=rows)
+    result = build("implicit_cross_lingual", list(rows.values()), ctx, languages=["en"], samples_per_prompt=2)
+    assert result.dropped == {"tie": 2, "no_english_version": 0} and [p["chosen"] for p in result.pairs] == ["good"]
+
+
+def test_language_imbalance_counts_every_missing_question_and_failed_translation():
+    rows = {("q1", "en"): {"id": "q1", "language": "en", "prompt": "A"}, ("q2", "en"): {"id": "q2", "language": "en",
+            "prompt": "B"}, ("q2", "de"): {"id": "q2", "language": "de", "prompt": "B de"}}  # fmt: skip
+    ctx = RecordingContext({"A": ["free text"], "B": ["more text"], "B de": ["mehr"]}, rows_by_key=rows)
+    result = build("language_imbalance", [rows[("q1", "en")], rows[("q2", "en")]], ctx, targets=["fr", "de", "it"],
+                   translator="world")  # fmt: skip
+    # q1 has no fr/de/it version, q2 no fr/it: 5 missing; q2-de is asked, and both its translations fail
+    assert result.dropped == {"missing_translation_of_question": 5, "translation_failed": 2}
+    assert result.pairs == [] and ctx.calls[1][0] == ["B de"]
+
+
+def test_policy_translation_names_unknown_languages_by_their_code():
+    cls = build.__globals__["PAIR_BUILDERS"].get("language_imbalance")
+    builder = cls(cls.Config(name="language_imbalance", translate_prompt="{source}>{target}:{text}"), ["xx", "yy"])
+    ctx = RecordingContext({"xx>yy:hi": ["yo"], "German>zz:hi": ["zo"]})
+    assert builder.translate([("hi", "xx", "yy"), ("hi", "de", "zz")], ctx) == ["yo", "zo"]
+
+
+def test_reward_ranked_rejects_the_worst_wherever_it_is():
+    ctx = RecordingContext({"a": ["mid", "hi", "lo"]}, {"mid": 0.5, "hi": 1.0, "lo": 0.0})
+    result = build("reward_ranked", [{"id": "q", "language": "en", "prompt": "a"}], ctx, samples_per_prompt=3)
+    assert [(p["chosen"], p["rejected"]) for p in result.pairs] == [("hi", "lo")]
+
+
+def test_length_control_alpha_stays_below_one_and_is_zero_without_prompts():
+    # prompt 1 always pairs long over short (+1); prompt 2 does too until α > 1.2, then short over long (−1):
+    # balanced lengths need α > 1.2, outside the grid [0, 1), so α stays 0
+    groups = [(np.array([5.0, 0.0]), np.array([2.0, 1.0])), (np.array([1.2, 0.0]), np.array([2.0, 1.0]))]
+    assert length_control_alpha(groups, 0.25) == 0.0
+    with pytest.warns(RuntimeWarning):
+        assert length_control_alpha([], 0.5) == 0.0
