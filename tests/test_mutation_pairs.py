@@ -71,6 +71,19 @@ def test_pair_context_scores_and_tokenizes_written_text():
     assert response({"response_text": "t", "response_ids": (5, 6)}) == {"text": "t", "ids": [5, 6]}
 
 
+def test_token_ids_of_written_text_with_a_real_fast_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, "</s>": 1, "<s>": 2, "a": 3, "b": 4}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 2)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="</s>", unk_token="[UNK]")
+    assert tokenizer.encode("a b") == [2, 3, 4]  # BOS by default ...
+    assert PairContext(None, {}, tokenizer).token_ids("a b") == [3, 4, 1]  # ... but not in a response: EOS instead
+
+
 def test_make_pair_and_generation_record_fields():
     pair = make_pair(
         {"prompt": "p"}, (1, 2), {"text": "c", "ids": [3]}, {"text": "r", "ids": [4]}, side="target", extra=1
@@ -444,14 +457,22 @@ def test_counts_of_dropped_pairs_add_up():
 
 
 def test_language_imbalance_counts_every_missing_question_and_failed_translation():
-    rows = {("q1", "en"): {"id": "q1", "language": "en", "prompt": "A"}, ("q2", "en"): {"id": "q2", "language": "en",
-            "prompt": "B"}, ("q2", "de"): {"id": "q2", "language": "de", "prompt": "B de"}}  # fmt: skip
-    ctx = RecordingContext({"A": ["free text"], "B": ["more text"], "B de": ["mehr"]}, rows_by_key=rows)
+    rows = {
+        ("q1", "en"): {"id": "q1", "language": "en", "prompt": "A"},
+        ("q2", "en"): {"id": "q2", "language": "en", "prompt": "B"},
+        ("q2", "de"): {"id": "q2", "language": "de", "prompt": "B de"},
+        ("q2", "it"): {"id": "q2", "language": "it", "prompt": "B it"},
+    }
+    answers = {"A": ["free text"], "B": ["more text"], "B de": ["mehr"], "B it": ["altro"]}
+    ctx = RecordingContext(answers, rows_by_key=rows)
     result = build("language_imbalance", [rows[("q1", "en")], rows[("q2", "en")]], ctx, targets=["fr", "de", "it"],
                    translator="world")  # fmt: skip
-    # q1 has no fr/de/it version, q2 no fr/it: 5 missing; q2-de is asked, and both its translations fail
-    assert result.dropped == {"missing_translation_of_question": 5, "translation_failed": 2}
-    assert result.pairs == [] and ctx.calls[1][0] == ["B de"]
+    # q1 has no fr/de/it version, q2 no fr: 4 missing; q2-de and q2-it are asked, and all four translations fail
+    assert result.dropped == {"missing_translation_of_question": 4, "translation_failed": 4}
+    assert result.pairs == [] and ctx.calls[1][0] == ["B de", "B it"]
+    with pytest.raises(ValueError):  # a target answer missing: the jobs no longer line up
+        build("language_imbalance", [rows[("q2", "en")]], MiscountingContext(answers, rows_by_key=rows, short_call=2),
+              targets=["de", "it"], translator="world")  # fmt: skip
 
 
 def test_policy_translation_names_unknown_languages_by_their_code():
