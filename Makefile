@@ -58,7 +58,7 @@ test-fast: install
 mutation: install
 	$(PY) -m pip install --quiet -e ".[dev]"
 	rm -rf mutants
-	start=$$(date +%s); $(VENV)/bin/mutmut run --max-children 2 || true; \
+	start=$$(date +%s) && $(VENV)/bin/mutmut run --max-children 2 && \
 	  $(PY) benchmarks/mutation_score.py --duration $$(( $$(date +%s) - start ))
 
 bench: install model

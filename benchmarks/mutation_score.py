@@ -196,8 +196,13 @@ def collect() -> dict:
                     continue
                 stale.append(mutant)
             survivors.append({"mutant": mutant, "status": status})
-    return {"modules": per_module, "whole_files": whole_files, "survivors": survivors,
-            "equivalent": equivalent, "stale_claims": stale}  # fmt: skip
+    return {
+        "modules": per_module,
+        "whole_files": whole_files,
+        "survivors": survivors,
+        "equivalent": equivalent,
+        "stale_claims": stale,
+    }
 
 
 def score(killed: int, total: int) -> float:
@@ -244,10 +249,49 @@ def report(result: dict, duration_s: float | None) -> dict:
     }
 
 
+def markdown(summary: dict) -> str:
+    """The score section of docs/mutation.md."""
+    o, seconds = summary["overall"], summary["mutmut_run_seconds"]
+    took = f", mutmut run {seconds // 60:.0f} min {seconds % 60:.0f} s" if seconds is not None else ""
+    lines = [
+        f"{summary['date']}, `{COMMAND}`{took} (2 shared CPU cores).",
+        "",
+        "| module | killed / mutants | raw | equivalent | adjusted |",
+        "|---|---|---|---|---|",
+    ]
+    for module, r in summary["modules"].items():
+        lines.append(
+            f"| {module} | {r['killed']} / {r['total']} | {r['raw_percent']}% | {r['equivalent']} "
+            f"| {r['adjusted_percent']}% |"
+        )
+    lines.append(
+        f"| **overall** | **{o['killed']} / {o['total']}** | **{o['raw_percent']}%** | {o['equivalent']} "
+        f"| **{o['adjusted_percent']}%** |"
+    )
+    whole = summary["whole_files_including_out_of_scope"]
+    whole_line = (
+        f"Whole files, out-of-scope functions included: {whole['killed']} / {whole['total']} ({whole['percent']}%)."
+    )
+    lines += ["", whole_line, "", "Equivalent mutants (counted as survivors in the raw score):", ""]
+    lines += [f"- `{e['mutant']}`: {e['reason']}" for e in summary["equivalent_mutants"]] or ["- none"]
+    lines += ["", "Survivors (`mutmut show <mutant>`):", ""]
+    lines += [f"- `{s['mutant']}` ({s['status']})" for s in summary["survivors"]] or ["- none"]
+    return "\n".join(lines)
+
+
+def write_doc(path: Path, section: str) -> None:
+    start, end = "<!-- score:start -->", "<!-- score:end -->"
+    text = path.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        path.write_text(f"{head}{start}\n{section}\n{end}{rest.split(end, 1)[1]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=None, help="seconds the mutmut run took (for the record)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mutation.json")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "mutation.md", help="score section to rewrite")
     parser.add_argument("--min-raw", type=float, default=None, help="exit 1 if the overall raw score is below this")
     args = parser.parse_args()
     summary = report(collect(), args.duration)
@@ -265,7 +309,9 @@ def main() -> int:
         print(f"  stale equivalence claim (source changed?): {mutant}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    print(f"written {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    if args.doc.exists():
+        write_doc(args.doc, markdown(summary))
+    print(f"written {args.out} and the score section of {args.doc}")
     return 1 if args.min_raw is not None and o["raw_percent"] < args.min_raw else 0
 
 
