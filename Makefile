@@ -9,7 +9,7 @@ export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast model bench bench-dpo clean
+.PHONY: lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast mutation model bench bench-dpo clean
 
 install: $(STAMP)
 
@@ -61,6 +61,14 @@ test: install model
 test-fast: install
 	$(PY) -m pytest tests -q -m "not integration"
 
+# Mutation testing of the pure-logic modules (docs/mutation.md), not part of `make test`: a fresh mutmut run over the
+# modules in pyproject.toml [tool.mutmut], then the score per module -> benchmarks/results/mutation.json.
+mutation: install
+	$(PY) -m pip install --quiet -e ".[dev]"
+	rm -rf mutants
+	start=$$(date +%s) && $(VENV)/bin/mutmut run --max-children 2 && \
+	  $(PY) benchmarks/mutation_score.py --duration $$(( $$(date +%s) - start ))
+
 bench: install model
 	$(PY) benchmarks/rollout_throughput.py
 
@@ -73,4 +81,4 @@ config-docs: install
 	$(PY) -m rlcore.cli config --reference > docs/config.md
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache mutants
