@@ -66,7 +66,9 @@ test-fast: install
 mutation: install
 	$(PY) -m pip install --quiet -e ".[dev]"
 	rm -rf mutants
-	start=$$(date +%s) && $(VENV)/bin/mutmut run --max-children 2 && \
+	# One OpenMP thread: mutmut forks its mutants from a process whose torch thread pool is already up, and a forked
+	# child that uses that pool hangs until the mutant's timeout.
+	start=$$(date +%s) && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2 && \
 	  $(PY) benchmarks/mutation_score.py --duration $$(( $$(date +%s) - start ))
 
 bench: install model
