@@ -122,3 +122,14 @@ def test_pad_sequences_right_pads_with_value_and_mask():
     assert zeros.tolist() == [[7, 0], [8, 9]] and zero_mask.tolist() == [[1, 0], [1, 1]]
     none, none_mask = pad_sequences([])
     assert none.shape == (0, 0) and none_mask.shape == (0, 0)
+
+
+def test_rows_to_batch_gives_each_row_its_own_seed():
+    from rlcore.batch import rows_to_batch
+
+    rows = [{"prompt": "a", "id": "1"}, {"prompt": "b", "id": "2"}, {"prompt": "c", "id": "3"}]
+    plain = rows_to_batch(rows)
+    assert plain["prompt"] == ["a", "b", "c"] and "seed" not in plain.columns
+    seeded = rows_to_batch(rows, seed=10)
+    assert seeded["seed"] == [10, 11, 12] and seeded["id"] == ["1", "2", "3"]
+    assert rows_to_batch(rows, seed=0)["seed"] == [0, 1, 2]  # seed 0 is a seed, not "no seed"

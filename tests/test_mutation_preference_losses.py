@@ -113,3 +113,13 @@ def test_unknown_preference_loss_is_named():
     one = torch.zeros(1)
     with pytest.raises(KeyError, match="hinge"):
         preference_loss(one, one, one, one, loss_type="hinge")
+
+
+def test_length_options_without_lengths_are_refused_by_name():
+    one = torch.zeros(1)
+    with pytest.raises(ValueError, match=r"^length_normalized needs chosen_lengths and rejected_lengths$"):
+        preference_loss(one, one, one, one, length_normalized=True, chosen_lengths=one)
+    with pytest.raises(ValueError, match=r"^length_normalized needs chosen_lengths and rejected_lengths$"):
+        preference_loss(one, one, one, one, length_normalized=True, rejected_lengths=one)
+    with pytest.raises(ValueError, match=r"^the NLL term \(nll_alpha > 0\) needs chosen_lengths$"):
+        preference_loss(one, one, one, one, nll_alpha=0.5)
