@@ -43,6 +43,7 @@ CORPUS = [
     ("Answer: 12", "12", "en", True),
     ("#### 72", "72", "en", True),
     ("**Final answer:** 12", "12", "en", True),
+    ("**Answer**: 12", "12", "en", True),  # bold between a phrase and its colon
     ("**The answer is 12.**", "12", "en", True),
     ("The answer is **12**.", "12", "en", True),
     ("the answer is: 4", "4", "en", True),
@@ -243,7 +244,8 @@ def test_decimal_comma_languages_are_the_world_languages_but_english():
         ("{", "}", "en", False),
         ("ab", "a*b", "en", False),  # one side is words: compared as text, never as a product
         ("a*b", "ab", "en", False),
-        ("\\frac{24}{2}", "12%", "en", True),  # a gold that is a number compares by its value (12), not as 0.12
+        ("\\frac{24}{2}", "12%", "en", True),
+        ("\\frac{24}{2}", "12 red apples", "en", True),  # a gold with units compares by its number, not as 12·r·e·d
         ("\\$1.234,5", "1234.5", "de", True),  # an escaped dollar is a currency sign too
         ("\\text{}", "\\text{}", "en", True),  # math-verify reads neither: compared as text
         ("\\!", "\\", "en", True),  # neither readable; the same text once stripped
