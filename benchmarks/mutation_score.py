@@ -180,7 +180,7 @@ EQUIVALENT = {
         "regex escapes \\u00A0 and \\u00a0 are the same character",
     ),
     "grading.x__symbolic__mutmut_5": (
-        "parse(",
+        "deleted: extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],",
         "math-verify's default extraction_config is [LatexExtractionConfig(), ExprExtractionConfig()]",
     ),
     "grading.x__answer_pattern__mutmut_3": ("_number(decimal_comma, None)", RENAMED_GROUP),
@@ -207,8 +207,11 @@ def function_of(mutant: str) -> str:
 
 
 def added_line(mutant: str, path: Path) -> str:
-    diff = get_diff_for_mutant(mutant, path=path)
-    return "\n".join(line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    """The mutant's added lines; for a mutant that only deletes, 'deleted: ' and the deleted lines."""
+    diff = get_diff_for_mutant(mutant, path=path).splitlines()
+    added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
+    deleted = [f"deleted: {line[1:].strip()}" for line in diff if line.startswith("-") and not line.startswith("---")]
+    return "\n".join(added or deleted)
 
 
 def collect() -> dict:
