@@ -34,6 +34,10 @@ OUT_OF_SCOPE = {
     "config.x_save_config": "writes a file",
 }
 
+RENAMED_GROUP = (
+    "renames a private group; only back-references use it and the number and denominator groups still differ"
+)
+
 # mutant -> (the mutated line as mutmut shows it, why no test can tell it from the original)
 EQUIVALENT = {
     "data.xǁPromptSamplerǁnext_batch__mutmut_16": (
@@ -147,6 +151,44 @@ EQUIVALENT = {
         "zip(member_lists, arrays, strict=False)",
         "arrays is built from member_lists: always the same length",
     ),
+    "grading.x_final_answer__mutmut_28": (
+        'split("\\n", )[0]',
+        "the first piece of a split is the same whatever the maxsplit",
+    ),
+    "grading.x_final_answer__mutmut_33": (
+        'split("\\n", maxsplit=2)[0]',
+        "the first piece of a split is the same whatever the maxsplit",
+    ),
+    "grading.x_final_answer__mutmut_39": (
+        "_SENTENCE_END.split(line, )[0]",
+        "the first piece of a split is the same whatever the maxsplit",
+    ),
+    "grading.x_final_answer__mutmut_41": (
+        "_SENTENCE_END.split(line, maxsplit=2)[0]",
+        "the first piece of a split is the same whatever the maxsplit",
+    ),
+    "grading.x__braced__mutmut_8": (
+        'depth -= {"{": 1, "}": -1}',
+        "counting braces with the opposite sign reaches zero at the same closing brace",
+    ),
+    "grading.x__number__mutmut_5": (
+        r'(r"[. \u00A0\u202F]", ",")',
+        "regex escapes \\u00A0 and \\u00a0 are the same character",
+    ),
+    "grading.x__value__mutmut_13": (
+        r'r"[. \u00A0\u202F]"',
+        "regex escapes \\u00A0 and \\u00a0 are the same character",
+    ),
+    "grading.x__symbolic__mutmut_5": (
+        "deleted: extraction_config=[LatexExtractionConfig(), ExprExtractionConfig()],",
+        "math-verify's default extraction_config is [LatexExtractionConfig(), ExprExtractionConfig()]",
+    ),
+    "grading.x__answer_pattern__mutmut_3": ("_number(decimal_comma, None)", RENAMED_GROUP),
+    "grading.x__answer_pattern__mutmut_6": ("_number(decimal_comma, 'XXsepXX')", RENAMED_GROUP),
+    "grading.x__answer_pattern__mutmut_7": ("_number(decimal_comma, 'SEP')", RENAMED_GROUP),
+    "grading.x__answer_pattern__mutmut_9": ("_number(decimal_comma, None)", RENAMED_GROUP),
+    "grading.x__answer_pattern__mutmut_12": ("_number(decimal_comma, 'XXdensepXX')", RENAMED_GROUP),
+    "grading.x__answer_pattern__mutmut_13": ("_number(decimal_comma, 'DENSEP')", RENAMED_GROUP),
 }
 
 
@@ -165,8 +207,11 @@ def function_of(mutant: str) -> str:
 
 
 def added_line(mutant: str, path: Path) -> str:
-    diff = get_diff_for_mutant(mutant, path=path)
-    return "\n".join(line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    """The mutant's added lines; for a mutant that only deletes, 'deleted: ' and the deleted lines."""
+    diff = get_diff_for_mutant(mutant, path=path).splitlines()
+    added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
+    deleted = [f"deleted: {line[1:].strip()}" for line in diff if line.startswith("-") and not line.startswith("---")]
+    return "\n".join(added or deleted)
 
 
 def collect() -> dict:

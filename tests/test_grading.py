@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import pytest
 
+from rlcore import grading
 from rlcore.grading import (
     ANNOUNCEMENTS,
     DECIMAL_COMMA,
@@ -42,11 +43,13 @@ CORPUS = [
     ("Answer: 12", "12", "en", True),
     ("#### 72", "72", "en", True),
     ("**Final answer:** 12", "12", "en", True),
+    ("**Answer**: 12", "12", "en", True),  # bold between a phrase and its colon
     ("**The answer is 12.**", "12", "en", True),
     ("The answer is **12**.", "12", "en", True),
     ("the answer is: 4", "4", "en", True),
     ("THE ANSWER IS 4", "4", "en", True),
     ("The answer is 12**2.", "122", "en", False),
+    ("The answer is 12**2.", "144", "en", False),  # '**' is bold markdown, never a power
     ("The answer is 3.\nOn reflection, the answer is 5.", "3", "en", False),
     ("The answer is 3.\nOn reflection, the answer is 5.", "5", "en", True),
     ("The answer is 3. The answer is 007.", "3", "en", False),
@@ -171,6 +174,7 @@ def test_every_world_language_announcement_is_read():
         ("The answer is 1\n\nThe answer is -2.5", "-2.5"),
         ("#### 1,234", "1,234"),
         ("The answer is:\n12", None),
+        ("The answer is 12\nchecked\ndone", "12"),  # the answer ends with its line, not with the last line
         ("Final Answer: $\\frac{1}{2}$.", "\\frac{1}{2}"),
         ("no answer here", None),
     ],
@@ -195,6 +199,8 @@ def test_final_answer(text, answer):
         ("2/4", "en", Fraction(1, 2)),
         ("1,5/3", "de", Fraction(1, 2)),
         ("1.5/3", "de", None),
+        ("1/1,5", "de", Fraction(2, 3)),  # the denominator follows the language too
+        ("1/1.5", "de", None),
         ("-1/2", "en", Fraction(-1, 2)),
         ("1/0", "en", None),
         ("50%", "en", Fraction(50)),
@@ -205,7 +211,13 @@ def test_final_answer(text, answer):
         ("", "en", None),
     ],
 )
-def test_parse_number(answer, language, value):
+@pytest.mark.parametrize("fresh_patterns", [False, True])
+def test_parse_number(answer, language, value, fresh_patterns, monkeypatch):
+    """Also with the number patterns built anew: they are built once at import, out of mutation testing's reach."""
+    if fresh_patterns:
+        monkeypatch.setattr(
+            grading, "_NUMBER_ANSWER", {comma: grading._answer_pattern(comma) for comma in (False, True)}
+        )
     assert parse_number(answer, language) == value
 
 
@@ -230,6 +242,15 @@ def test_decimal_comma_languages_are_the_world_languages_but_english():
         ("no", "yes", "en", False),
         ("{", "{", "en", True),  # nothing math-verify can read: compared as text
         ("{", "}", "en", False),
+        ("ab", "a*b", "en", False),  # one side is words: compared as text, never as a product
+        ("a*b", "ab", "en", False),
+        ("\\frac{24}{2}", "12%", "en", True),
+        ("\\frac{24}{2}", "12 red apples", "en", True),  # a gold with units compares by its number, not as 12·r·e·d
+        ("\\$1.234,5", "1234.5", "de", True),  # an escaped dollar is a currency sign too
+        ("\\text{}", "\\text{}", "en", True),  # math-verify reads neither: compared as text
+        ("\\!", "\\", "en", True),  # neither readable; the same text once stripped
+        ("\\", "\\text{}", "en", False),
+        ("\\.", "\\", "en", True),  # math-verify reads only one side: compared as text ('.' is punctuation)
     ],
 )
 def test_answers_match(predicted, gold, language, same):
@@ -294,3 +315,22 @@ def test_math_verify_timeouts_on_in_the_main_thread_and_grading_works_in_worker_
     worker.start()
     worker.join()
     assert seen == [(None, True)]
+
+
+def test_math_verify_runs_with_its_timeouts_on(monkeypatch):
+    """Every parse and comparison of a symbolic answer in the main thread is bounded by the grader's timeout."""
+    timeouts: list[int | None] = []
+    real_parse, real_verify = grading.parse, grading.verify
+
+    def parse(*args, parsing_timeout, **kwargs):
+        timeouts.append(parsing_timeout)
+        return real_parse(*args, parsing_timeout=parsing_timeout, **kwargs)
+
+    def verify(*args, timeout_seconds, **kwargs):
+        timeouts.append(timeout_seconds)
+        return real_verify(*args, timeout_seconds=timeout_seconds, **kwargs)
+
+    monkeypatch.setattr(grading, "parse", parse)
+    monkeypatch.setattr(grading, "verify", verify)
+    assert answers_match("\\sqrt{4}", "2") and not answers_match("\\sqrt{9}", "2")
+    assert timeouts == [MATH_VERIFY_TIMEOUT_S] * 6
