@@ -64,11 +64,11 @@ EQUIVALENT = {
         "strict=False))}",
         "zip over ns and values built from ns: always the same length",
     ),
-    "transfer.x_fit_power_law__mutmut_56": (
+    "transfer.x_fit_power_law__mutmut_57": (
         "law.predict(np.array(ns, dtype=None))",
         "np.power of an int array to a float exponent is float anyway",
     ),
-    "transfer.x_fit_power_law__mutmut_58": (
+    "transfer.x_fit_power_law__mutmut_59": (
         "law.predict(np.array(ns, ))",
         "np.power of an int array to a float exponent is float anyway",
     ),
@@ -93,8 +93,8 @@ EQUIVALENT = {
         "if (raw.strip()) or True else None",
         "yaml.safe_load of a blank value is None too",
     ),
-    "config.x__suggestion__mutmut_38": ("list(model.model_fields), )", "only the closest match is used"),
-    "config.x__suggestion__mutmut_43": ("list(model.model_fields), n=2)", "only the closest match is used"),
+    "config.x__suggestion__mutmut_44": ("list(model.model_fields), )", "only the closest match is used"),
+    "config.x__suggestion__mutmut_49": ("list(model.model_fields), n=2)", "only the closest match is used"),
     "implicit_cross_lingual.x_length_control_alpha__mutmut_5": (
         'float("INF")',
         "float() parses inf case-insensitively",

@@ -123,3 +123,28 @@ def test_length_options_without_lengths_are_refused_by_name():
         preference_loss(one, one, one, one, length_normalized=True, rejected_lengths=one)
     with pytest.raises(ValueError, match=r"^the NLL term \(nll_alpha > 0\) needs chosen_lengths$"):
         preference_loss(one, one, one, one, nll_alpha=0.5)
+
+
+def test_dpo_loss_three_pairs_with_length_normalisation_nll_and_a_tie():
+    logprobs = torch.tensor(
+        [
+            [-1.0, -1.0, -1.0],  # pair 0 chosen: logπ −3, 3 tokens
+            [-2.0, -2.0, 9.0],  # pair 0 rejected: −4, 2 tokens (the masked 9 must not count)
+            [-1.0, 9.0, 9.0],  # pair 1 chosen: −1, 1 token
+            [-0.5, -0.5, -0.5],  # pair 1 rejected: −1.5, 3 tokens
+            [-2.0, -2.0, 9.0],  # pair 2 chosen: −4, 2 tokens
+            [-1.0, -1.0, -2.0],  # pair 2 rejected: −4, 3 tokens
+        ]
+    )
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0], [1, 0, 0], [1, 1, 1], [1, 1, 0], [1, 1, 1]], dtype=torch.float32)
+    batch = {"ref_logps": torch.tensor([-2.0, -3.0, -3.0, -1.0, -6.0, -3.0])}
+    # h_w = −1, 2, 2 and h_l = −1, −0.5, −1; per token: h_w/|y_w| = −1/3, 2, 1 and h_l/|y_l| = −1/2, −1/6, −1/3
+    rows, metrics = dpo_loss(logprobs, mask, batch, beta=2.0, nll_alpha=0.5, length_normalized=True)
+    margins = [2.0 * (-1 / 3 + 1 / 2), 2.0 * (2 + 1 / 6), 2.0 * (1 + 1 / 3)]
+    nll = [3 / 3, 1 / 1, 4 / 2]  # −logπ(y_w)/|y_w|
+    pair = [-log_sigmoid(m) + 0.5 * n for m, n in zip(margins, nll, strict=True)]
+    close(rows, [value / 2 for value in pair for _ in range(2)])
+    close(metrics["rewards/chosen"], [-2.0, 4.0, 4.0])  # β·h_w, not length-normalised
+    close(metrics["rewards/rejected"], [-2.0, -1.0, -2.0])
+    close(metrics["rewards/accuracy"], [0.0, 1.0, 1.0])  # a tie is not a win
+    close(metrics["nll_chosen"], nll)
