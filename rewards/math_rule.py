@@ -8,10 +8,8 @@ from typing import Any
 from pydantic import Field
 
 from rewards.base import Reward, RewardConfig
-from rlcore.grading import answers_match, final_answer, is_correct
+from rlcore.grading import final_answer, grade_answer
 from rlcore.registry import REWARDS
-
-__all__ = ["FormatReward", "MathConfig", "MathReward", "answers_match", "final_answer", "format_score", "is_correct"]
 
 _NUMBER = re.compile(r"\d")
 
@@ -32,15 +30,21 @@ class MathReward(Reward):
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         scores = []
         for sample in samples:
-            correct = is_correct(sample["response_text"], sample[self.config.answer_key], sample.get("language"))
-            scores.append(float(correct) + self.config.format_weight * format_score(sample))
+            answer = final_answer(sample["response_text"])  # extracted once for both terms
+            score = float(grade_answer(answer, sample[self.config.answer_key], sample.get("language")))
+            if self.config.format_weight:
+                score += self.config.format_weight * _well_formed(answer, sample)
+            scores.append(score)
         return scores
 
 
 def format_score(sample: dict[str, Any]) -> float:
     """1 if the response finished by itself (not cut at max_tokens) and states a final answer with a number."""
+    return _well_formed(final_answer(sample["response_text"]), sample)
+
+
+def _well_formed(answer: str | None, sample: dict[str, Any]) -> float:
     finished = sample.get("finish_reason", "stop") == "stop"
-    answer = final_answer(sample["response_text"])
     return float(finished and answer is not None and bool(_NUMBER.search(answer)))
 
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rlcore.batch import Batch
-from rlcore.grading import final_answer, is_correct
+from rlcore.grading import final_answer, grade_answer
 from rlcore.multilingual import ParallelResults, parallel_report, report_metrics
 
 
@@ -29,8 +29,9 @@ def evaluate(
     """Greedy answers to the held-out rows: (flat metrics for metrics.jsonl, the full multilingual report).
 
     Per-language accuracy uses every row; Acc@k and majority vote use the questions present in all languages."""
-    samples, correct = greedy_graded(generator, rows, max_tokens)
+    samples = generator.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
     answers = [final_answer(text) for text in samples["response_text"]]
+    correct = _graded(answers, samples)
     results = ParallelResults.from_graded(samples["id"], samples["language"], correct, answers, language_order)
     report = parallel_report(results)
     metrics = accuracy_metrics(samples, correct)
@@ -39,16 +40,14 @@ def evaluate(
     return metrics, report
 
 
-def greedy_graded(generator: Generator, rows: Sequence[dict[str, Any]], max_tokens: int) -> tuple[Batch, np.ndarray]:
-    """One greedy answer per held-out row, and whether each is correct."""
-    samples = generator.generate(Batch.from_rows(rows), n=1, sampling={"temperature": 0.0, "max_tokens": max_tokens})
-    return samples, score_correctness(samples)
-
-
 def score_correctness(samples: Batch) -> np.ndarray:
     """1.0 where a response's final answer (read in the sample's language) equals the gold answer."""
-    graded = zip(samples["response_text"], samples["answer"], samples["language"], strict=True)
-    return np.array([is_correct(text, gold, language) for text, gold, language in graded], dtype=np.float32)
+    return _graded([final_answer(text) for text in samples["response_text"]], samples)
+
+
+def _graded(answers: Sequence[str | None], samples: Batch) -> np.ndarray:
+    graded = zip(answers, samples["answer"], samples["language"], strict=True)
+    return np.array([grade_answer(answer, gold, language) for answer, gold, language in graded], dtype=np.float32)
 
 
 def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float]:

@@ -180,7 +180,11 @@ def answers_match(predicted: str, gold: str, language: str | None = None) -> boo
 
 def is_correct(response_text: str, gold: str, language: str | None = None) -> bool:
     """Whether the response's final answer equals the gold answer; a response without one is wrong."""
-    answer = final_answer(response_text)
+    return grade_answer(final_answer(response_text), gold, language)
+
+
+def grade_answer(answer: str | None, gold: str, language: str | None = None) -> bool:
+    """is_correct for an answer already extracted with final_answer (None: the response stated none)."""
     return answer is not None and answers_match(answer, str(gold), language)
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from actors.reward import RewardWorker
 from rewards import REWARDS, Reward, RewardConfig
-from rewards.math_rule import answers_match, final_answer, format_score, is_correct
+from rewards.math_rule import format_score
 from rlcore.batch import Batch
+from rlcore.grading import answers_match, final_answer, is_correct
 
 
 @pytest.mark.parametrize(
