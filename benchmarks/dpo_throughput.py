@@ -247,10 +247,10 @@ def main() -> None:
     if not 1 <= K < steps:
         parser.error(f"--check-steps must be in [1, {steps - 1}]")
 
-    from rlcore.world.tiny_model import ensure_tiny_model
+    from rlcore.world.tiny_model import tiny_model_path
 
     load_start = os.getloadavg()[0]
-    model_path = str(ensure_tiny_model())
+    model_path = str(tiny_model_path())
     torch.set_num_threads(args.threads)  # TRL runs here; rlcore's actors get cluster.torch_threads = the same
     pairs = make_pairs(args.pairs, args.languages.split(","), args.seed)
     trl_default = build_trl(pairs, model_path, args, precompute=False)

@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rebuild the report from the finished runs only (give it before CONFIG)",
     )
-    model = commands.add_parser("build-model", help="build (or rebuild) the builtin tiny model and print its card")
+    model = commands.add_parser(
+        "build-model", help="rebuild the shipped tiny model from its recipe into the cache and compare"
+    )
     model.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
 

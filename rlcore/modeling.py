@@ -15,12 +15,12 @@ TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16":
 
 
 def resolve_model_path(path: str) -> str:
-    """`builtin:tiny-arith` -> the cached tiny model (built on first use); a run directory -> its newest complete
-    checkpoint; otherwise a local model directory."""
+    """`builtin:tiny-arith` -> the shipped tiny model; a run directory -> its newest complete checkpoint; otherwise a
+    local model directory."""
     if path == BUILTIN_MODEL:
-        from rlcore.world.tiny_model import ensure_tiny_model
+        from rlcore.world.tiny_model import tiny_model_path
 
-        return str(ensure_tiny_model())
+        return str(tiny_model_path())
     if path.startswith("builtin:"):
         raise ValueError(f"unknown builtin model {path!r}; the only one is {BUILTIN_MODEL!r}")
     if not Path(path).is_dir():

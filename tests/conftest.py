@@ -1,4 +1,4 @@
-"""Shared fixtures: the cached tiny model and one local Ray cluster per test session."""
+"""Shared fixtures: the shipped tiny model and one local Ray cluster per test session."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def tiny_model_path() -> str:
-    from rlcore.world.tiny_model import ensure_tiny_model
+    from rlcore.world import tiny_model
 
-    return str(ensure_tiny_model())
+    return str(tiny_model.tiny_model_path())
 
 
 @pytest.fixture(scope="session")

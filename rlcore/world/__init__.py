@@ -1,4 +1,4 @@
-"""The embedded default world: synthetic multilingual arithmetic tasks and a tiny model built on them locally."""
+"""The embedded default world: synthetic multilingual arithmetic tasks and the tiny model trained on them (shipped)."""
 
 from rlcore.world.tasks import (
     ANSWER_PHRASES,
@@ -11,18 +11,19 @@ from rlcore.world.tasks import (
     render_solution,
     to_records,
 )
-from rlcore.world.tiny_model import default_cache_dir, ensure_tiny_model
+from rlcore.world.tiny_model import build_tiny_model, default_cache_dir, tiny_model_path
 
 __all__ = [
     "ANSWER_PHRASES",
     "LANGUAGES",
     "Problem",
     "Step",
+    "build_tiny_model",
     "corrupt_solution",
     "default_cache_dir",
-    "ensure_tiny_model",
     "generate_problems",
     "prompt_for",
     "render_solution",
+    "tiny_model_path",
     "to_records",
 ]

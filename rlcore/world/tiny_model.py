@@ -1,17 +1,23 @@
-"""Tiny multilingual arithmetic model, built locally and cached on disk (no model hub needed).
+"""Tiny multilingual arithmetic model: shipped with the project, and rebuildable from its recipe.
 
-`ensure_tiny_model()` trains a byte-level BPE tokenizer on the synthetic tasks, builds a ~1M-parameter Llama and
-warm-starts it by SFT with a 10:1 English-to-other-language data imbalance, stopping early on purpose: English is
-mediocre and the other languages are worse, so that RL has room to improve. The result is a Hugging Face model
-directory (safetensors) that transformers and vLLM load, with a `world_card.json` describing how it was made.
+The model every run, test and document uses is the one in `rlcore/world/models/` (`tiny_model_path()`): a few MB of
+safetensors and tokenizer, so that every machine starts from the same weights (a rebuild's floating-point reductions
+may differ between CPUs) and no run waits minutes for a build.
 
-Run `python -m rlcore.world.tiny_model [--force]` to build it and print the world card.
+`build_tiny_model()` is the recipe that made it: it trains a byte-level BPE tokenizer on the synthetic tasks, builds a
+~1M-parameter Llama and warm-starts it by SFT with a 10:1 English-to-other-language data imbalance, stopping early on
+purpose: English is mediocre and the other languages are worse, so that RL has room to improve. The result is a
+Hugging Face model directory (safetensors) that transformers and vLLM load, with a `world_card.json` describing how
+it was made and the SHA-256 of its weights.
+
+Run `rlcore build-model [--force]` to rebuild it into the cache and compare its weights with the shipped ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -25,10 +31,11 @@ from rlcore.grading import is_correct
 from rlcore.world.lexicon import NUMBER_WORDS
 from rlcore.world.tasks import LANGUAGES, Problem, generate_problems
 
-__all__ = ["SPEC", "VERSION", "default_cache_dir", "ensure_tiny_model", "evaluate", "main"]
+__all__ = ["SPEC", "VERSION", "build_tiny_model", "default_cache_dir", "evaluate", "main", "tiny_model_path"]
 
 VERSION = "v2"  # bump when anything below (or the task text) changes: the cached model is rebuilt
 MODEL_NAME = f"tiny-arith-{VERSION}"
+SHIPPED_DIR = Path(__file__).resolve().parent / "models" / MODEL_NAME
 SPEC: dict = {
     "vocab_size": 1200,
     "hidden_size": 128,
@@ -65,8 +72,18 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("RLCORE_CACHE") or Path.home() / ".cache" / "rlcore")
 
 
-def ensure_tiny_model(cache_dir: Path | None = None, force: bool = False) -> Path:
-    """Return the tiny model's directory, building it first if needed (once, atomically, under a file lock)."""
+def tiny_model_path() -> Path:
+    """The shipped tiny model's directory (what `builtin:tiny-arith` names)."""
+    return SHIPPED_DIR
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """SHA-256 of a model directory's model.safetensors."""
+    return hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()
+
+
+def build_tiny_model(cache_dir: Path | None = None, force: bool = False) -> Path:
+    """Rebuild the tiny model from its recipe into the cache (once, atomically, under a file lock); its directory."""
     models = Path(cache_dir or default_cache_dir()) / "models"
     models.mkdir(parents=True, exist_ok=True)
     final = models / MODEL_NAME
@@ -268,6 +285,7 @@ def _build(out_dir: Path) -> None:
         "sft": {"steps": SPEC["sft_steps"], **sft_stats},
         "eval": {"split": "eval", "per_language": SPEC["eval_per_language"], "greedy": True, "accuracy": accuracy},
         "build_seconds": round(time.time() - start, 1),
+        "weights_sha256": weights_sha256(out_dir),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }
@@ -281,12 +299,12 @@ def load_world_card(model_dir: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """CLI: build (or find) the tiny model and print its world card."""
+    """CLI: rebuild the tiny model into the cache, print its world card and compare it with the shipped model."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument("--force", action="store_true", help="rebuild even if a rebuilt model is cached")
     parser.add_argument("--cache-dir", type=Path, default=None, help="default: $RLCORE_CACHE or ~/.cache/rlcore")
     args = parser.parse_args(argv)
-    model_dir = ensure_tiny_model(args.cache_dir, force=args.force)
+    model_dir = build_tiny_model(args.cache_dir, force=args.force)
     card = load_world_card(model_dir)
     print(f"model dir      {model_dir}")
     print(f"parameters     {card['parameters']:,}   vocab {card['vocab_size']}")
@@ -294,7 +312,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"build          {card['build_seconds']} s")
     print(f"{'language':<10}{'accuracy':>10}   (greedy, {card['eval']['per_language']} eval problems each)")
     for lang, acc in card["eval"]["accuracy"].items():
-        print(f"{lang:<10}{acc:>10.1%}")
+        shipped = load_world_card(SHIPPED_DIR)["eval"]["accuracy"].get(lang)
+        print(f"{lang:<10}{acc:>10.1%}   (shipped model: {shipped:.1%})")
+    same = weights_sha256(model_dir) == weights_sha256(SHIPPED_DIR)
+    print(f"weights        {'identical to' if same else 'differ from'} the shipped model ({SHIPPED_DIR})")
 
 
 if __name__ == "__main__":
