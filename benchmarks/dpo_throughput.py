@@ -19,7 +19,8 @@ Engine start-up is excluded everywhere; rlcore's reference worker gets one warm-
 runs in a process whose torch is already warm). rlcore runs two passes over the pairs: pass 1 beside TRL default,
 pass 2 (the same work, a second epoch) beside TRL precompute, with both reference passes run back to back. rlcore
 trains in remote calls of `--steps-per-call` optimizer steps (mini_batches), 1 by default, as an algorithm
-calling `runtime.train` once per step would. Prints a table and writes benchmarks/results/dpo_throughput.json.
+calling `runtime.train` once per step would. Prints a table and writes one run's result, with the machine, to
+benchmarks/results/dpo_throughput/<date>.json (benchmarks/figures.py renders the range over the runs there).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import tempfile
 import time
@@ -38,6 +38,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's precompute loop reads this
 import numpy as np
 import torch
 from transformers import TrainerCallback
+
+from benchmarks.machine import describe, result_path
 
 LOSS_PARAMS = {"sigmoid": {}, "ipo": {"length_normalized": True}, "sppo_hard": {}}  # TRL's IPO is per-token
 
@@ -239,7 +241,7 @@ def main() -> None:
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tolerance", type=float, default=1e-5)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "dpo_throughput.json"))
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/dpo_throughput/<date>.json")
     args = parser.parse_args()
     if args.pairs % args.batch_pairs:
         parser.error("--pairs must be a multiple of --batch-pairs")
@@ -319,18 +321,16 @@ def main() -> None:
         "rlcore_remote_calls_timed_per_pass": len(ours_calls["trl"]),
         "rlcore_startup_seconds_excluded": ours.runtime.startup_seconds,
         "tokens": {side: {"mean": float(np.mean(v)), "max": int(np.max(v))} for side, v in token_counts.items()},
-        "machine": {
-            "cpu_cores": os.cpu_count(),
-            "torch_threads_each_side": args.threads,
-            "load_average_start_end": [load_start, os.getloadavg()[0]],
+        "torch_threads_each_side": args.threads,
+        "load_average_start_end": [load_start, os.getloadavg()[0]],
+        "niceness": {
             "ray_worker_niceness": os.environ["RAY_WORKER_NICENESS"],
             "driver_niceness": os.nice(0),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
         },
-        "versions": _versions(),
     }
+    report["machine"] = describe()
     report["losses"] = {"rlcore_steps_1_K": check_losses, **{n: t.step_losses for n, t in trainers.items()}}
+    args.out = args.out or str(result_path("dpo_throughput"))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
 
@@ -351,21 +351,6 @@ def main() -> None:
     print(f"* the timed steps' share of the reference pass. tokens: {report['setup']['tokens']} -> {args.out}")
     worst = max(d[f"steps_1_{K}"] for d in report["loss_max_abs_diff"].values())
     assert worst <= args.tolerance, f"per-step losses differ by {worst:.3e} > {args.tolerance}"
-
-
-def _versions() -> dict[str, str]:
-    import deepspeed
-    import ray
-    import transformers
-    import trl
-
-    return {
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "trl": trl.__version__,
-        "deepspeed": deepspeed.__version__,
-        "ray": ray.__version__,
-    }
 
 
 if __name__ == "__main__":

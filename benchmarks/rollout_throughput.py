@@ -3,7 +3,8 @@ raw vLLM `LLM.generate` timed inside its own actor, on the same prompts, engine 
 
     PYTHONPATH=. .venv/bin/python benchmarks/rollout_throughput.py [--prompts 64 --n 8 --max-tokens 48 --reps 3]
 
-Prints tokens/s of both and their ratio (target >= 0.9), and writes benchmarks/results/rollout_throughput.json.
+Prints tokens/s of both and their ratio (target >= 0.9), and writes one run's result, with the machine, to
+benchmarks/results/rollout_throughput/<date>.json (benchmarks/figures.py renders the range over the runs there).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from actors.rollout import RolloutWorker, rollout_env
+from benchmarks.machine import describe, result_path
 from rlcore.batch import Batch
 from rlcore.cluster import Worker, WorkerGroup, actor_env, init_ray
 from rlcore.config import ClusterSection, RolloutSection
@@ -59,7 +61,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "rollout_throughput.json"))
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/rollout_throughput/<date>.json")
     args = parser.parse_args()
 
     init_ray(ClusterSection(num_cpus=8))
@@ -101,7 +103,9 @@ def main() -> None:
         )
     ours.shutdown()
     raw.shutdown()
+    args.out = args.out or str(result_path("rollout_throughput"))
     report = {
+        "machine": describe(),
         "setup": vars(args) | {"model_path": model_path},
         "tokens_per_s": {name: statistics.median(values) for name, values in results.items()},
         "rounds": results,

@@ -1,0 +1,128 @@
+"""Every figure in README.md and docs/ comes from here: committed results (benchmarks/results/) rendered into the
+marked blocks of the docs, so that a figure in the docs is what a script measured, with its date, machine, seeds and
+spread.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/figures.py           # rewrite the blocks (`make figures`)
+    PYTHONPATH=. .venv/bin/python benchmarks/figures.py --check   # exit 1 where a block differs (a test runs this)
+
+A block is `<!-- figure: NAME -->` ... `<!-- /figure -->`; NAME is one of RENDERERS. The results themselves are
+written by the benchmarks and by `benchmarks/collect_demo.py` (`make figures-data` reruns everything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.machine import one_line
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(<!-- figure: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figure -->)", re.S)
+
+
+def _runs(name: str) -> list[dict]:
+    """Every committed run of one benchmark (results/NAME/*.json), oldest first."""
+    return [json.loads(path.read_text()) for path in sorted((RESULTS / name).glob("*.json"))]
+
+
+def _spread(values: list[float], fmt: str = "{:.2f}") -> str:
+    low, high = min(values), max(values)
+    return fmt.format(low) if fmt.format(low) == fmt.format(high) else f"{fmt.format(low)}–{fmt.format(high)}"
+
+
+def _measured_on(runs: list[dict]) -> str:
+    dates = sorted(run["machine"]["date"] for run in runs)
+    span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    return f"{len(runs)} runs, {span}, on {one_line(runs[-1]['machine'])}"
+
+
+def rollout_throughput() -> str:
+    runs = _runs("rollout_throughput")
+    ratios = [run["ratio_rlcore_over_raw"] for run in runs]
+    ours = [run["tokens_per_s"]["rlcore"] for run in runs]
+    raw = [run["tokens_per_s"]["raw_vllm"] for run in runs]
+    setup = runs[-1]["setup"]
+    return (
+        f"| rlcore tokens/s | raw vLLM tokens/s | ratio |\n|---|---|---|\n"
+        f"| {_spread(ours, '{:,.0f}')} | {_spread(raw, '{:,.0f}')} | **{_spread(ratios)}** |\n\n"
+        f"{setup['prompts']} prompts × {setup['n']} samples, up to {setup['max_tokens']} tokens, median of "
+        f"{setup['reps']} rounds per run; {_measured_on(runs)}.\n"
+    )
+
+
+def dpo_throughput() -> str:
+    runs = _runs("dpo_throughput")
+    lines = [
+        "| TRL DPOTrainer mode | TRL pairs/s | rlcore pairs/s | rlcore ÷ TRL | max loss difference |",
+        "|---|---|---|---|---|",
+    ]
+    for mode, label in (
+        ("trl", "default (reference forward every step)"),
+        ("trl_precompute", "precompute_ref_log_probs"),
+    ):
+        trl = [run["pairs_per_s"][mode] for run in runs]
+        ours = [run["pairs_per_s"][f"rlcore_vs_{mode}"] for run in runs]
+        ratio = [run["ratio"][f"rlcore_over_{mode}"] for run in runs]
+        diff = max(max(run["loss_max_abs_diff"][mode].values()) for run in runs)
+        lines.append(
+            f"| {label} | {_spread(trl, '{:.1f}')} | {_spread(ours, '{:.1f}')} | **{_spread(ratio)}×** | {diff:.1e} |"
+        )
+    setup = runs[-1]["setup"]
+    return "\n".join(lines) + (
+        f"\n\n{setup['pairs']} pairs, {setup['batch_pairs']} pairs per step, {setup['loss_type']} loss, fp32, "
+        f"{setup['threads']} torch thread(s) each side; {_measured_on(runs)}.\n"
+    )
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "rollout-throughput": rollout_throughput,
+    "dpo-throughput": dpo_throughput,
+}
+
+
+def render_blocks(text: str, where: str) -> tuple[str, list[str]]:
+    """The text with every block rendered anew, and the names of the blocks that changed."""
+    changed = []
+
+    def render(match: re.Match) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            raise SystemExit(f"{where}: unknown figure block {name!r}; known: {sorted(RENDERERS)}")
+        body = RENDERERS[name]()
+        if body != match["body"]:
+            changed.append(name)
+        return match[1] + body + match[4]
+
+    return BLOCK.sub(render, text), changed
+
+
+def update(check: bool) -> list[str]:
+    """Rewrite (or, with check, only compare) every block; returns 'file: block' for each block that differs."""
+    stale = []
+    for path in DOCS:
+        where = str(path.relative_to(ROOT))
+        text, changed = render_blocks(path.read_text(), where)
+        stale += [f"{where}: {name}" for name in changed]
+        if changed and not check:
+            path.write_text(text)
+    return stale
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a block is out of date")
+    args = parser.parse_args()
+    stale = update(args.check)
+    for item in stale:
+        print(f"{'out of date' if args.check else 'rewrote'}: {item}")
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
