@@ -58,7 +58,7 @@ lint: install
 
 test: install
 	$(MAKE) --no-print-directory lint
-	$(PY) -m pytest tests -q --timeout=900
+	$(PY) -m pytest tests -q --timeout=900 --durations=25
 
 test-fast: install
 	$(PY) -m pytest tests -q -m "not integration"
