@@ -76,7 +76,7 @@ class Algorithm(RunState, ABC):
         data, seed = self.config.data, self.config.run.seed
         rows = load_rows(data.source, "train", data, data.train_languages, seed, data.num_train_questions)
         self.sampler = self.make_sampler(rows)
-        self.eval_rows = load_eval_rows(data, seed)
+        self.eval_rows = load_eval_rows(data)
 
     def make_sampler(self, rows: list[dict[str, Any]]) -> Sampler:  # an algorithm may choose or regroup the rows
         return PromptSampler(rows, self.config.run.seed, self.config.data.shuffle)

@@ -26,7 +26,7 @@ def default_output(config: RunConfig, checkpoint: str) -> Path:
 
 def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path | None = None) -> dict[str, Any]:
     """Greedy held-out evaluation of `checkpoint` on the config's eval set; prints tables, writes the JSON."""
-    rows = load_eval_rows(config.data, config.run.seed)
+    rows = load_eval_rows(config.data)
     if not rows:
         raise DataError("no held-out rows: set data.eval_source (or use data.source=builtin:arith)")
     runtime = Runtime(config, total_optimizer_steps=0, policy_path=resolve_model_path(checkpoint), roles=("rollout",))

@@ -79,6 +79,11 @@ class DataSection(Section):
     eval_questions_per_language: int = Field(
         300, ge=1, description="Eval set: at most this many questions per language."
     )
+    eval_seed: int = Field(
+        0,
+        description="Builtin world: the seed that draws the held-out questions. Apart from run.seed, so that runs "
+        "with different seeds are measured on the same questions.",
+    )
     prompt_key: str = Field("prompt", description="File rows: the column holding the prompt text.")
     answer_key: str = Field("answer", description="File rows: the column holding the gold answer.")
     language_key: str = Field("language", description="File rows: the language column; a row without it is en.")

@@ -38,12 +38,13 @@ def load_rows(
     return rows
 
 
-def load_eval_rows(data: DataSection, seed: int) -> list[dict[str, Any]]:
-    """The held-out rows: data.eval_source, else the builtin world's eval split (builtin data), else none."""
+def load_eval_rows(data: DataSection) -> list[dict[str, Any]]:
+    """The held-out rows: data.eval_source, else the builtin world's eval split (builtin data, drawn with
+    data.eval_seed), else none."""
     source = data.eval_source or (BUILTIN_DATA if data.source == BUILTIN_DATA else None)
     if source is None:
         return []
-    return load_rows(source, "eval", data, data.eval_languages, seed, data.eval_questions_per_language)
+    return load_rows(source, "eval", data, data.eval_languages, data.eval_seed, data.eval_questions_per_language)
 
 
 def read_records(path: Path):

@@ -81,14 +81,14 @@ def test_load_rows_builtin_world_checks_languages():
 def test_load_eval_rows_picks_eval_source_then_builtin_then_nothing(tmp_path):
     path = tmp_path / "eval.jsonl"
     path.write_text(json.dumps({"prompt": "p", "answer": 1, "language": "de"}) + "\n")
-    assert [r["prompt"] for r in load_eval_rows(DataSection(eval_source=str(path)), 0)] == ["p"]
-    assert load_eval_rows(DataSection(source=str(path)), 0) == []
-    builtin = load_eval_rows(DataSection(eval_languages=["de"], eval_questions_per_language=3), 0)
+    assert [r["prompt"] for r in load_eval_rows(DataSection(eval_source=str(path)))] == ["p"]
+    assert load_eval_rows(DataSection(source=str(path))) == []
+    builtin = load_eval_rows(DataSection(eval_languages=["de"], eval_questions_per_language=3))
     assert len(builtin) == 3 and {r["language"] for r in builtin} == {"de"}
-    assert load_eval_rows(DataSection(eval_languages=["de"], eval_questions_per_language=3), 0) == builtin
-    assert load_eval_rows(DataSection(eval_languages=["de"], eval_questions_per_language=3), 1) != builtin
+    assert load_eval_rows(DataSection(eval_languages=["de"], eval_questions_per_language=3, eval_seed=0)) == builtin
+    assert load_eval_rows(DataSection(eval_languages=["de"], eval_questions_per_language=3, eval_seed=1)) != builtin
     with pytest.raises(DataError, match="no rows in languages"):
-        load_eval_rows(DataSection(eval_source=str(path), eval_languages=["fr"]), 0)
+        load_eval_rows(DataSection(eval_source=str(path), eval_languages=["fr"]))
 
 
 ROWS = [{"id": i} for i in range(8)]
