@@ -93,7 +93,8 @@ def test_paired_bootstrap_is_reproducible_and_brackets_the_mean():
     d = np.array([0.5, 0.25, 0.0, 0.75, 0.5, -0.25, 0.5, 0.25] * 5)
     first, second = paired_bootstrap_interval(d), paired_bootstrap_interval(d)
     assert first == second
-    assert first.low < first.estimate == pytest.approx(d.mean()) < first.high
+    assert first.estimate == pytest.approx(d.mean())
+    assert first.low < first.estimate < first.high
     assert first.significant
     assert (first.low, first.high) != paired_bootstrap_interval(d, seed=1)[1:3]
 
@@ -121,7 +122,9 @@ def test_t_quantiles_and_seed_spread():
     assert (spread.low, spread.high) == pytest.approx(
         (0.2 - 4.303 * 0.1 / math.sqrt(3), 0.2 + 4.303 * 0.1 / math.sqrt(3))
     )
-    assert (spread.minimum, spread.maximum, spread.seeds) == (0.1, 0.3, 3) and spread.significant
+    assert (spread.minimum, spread.maximum, spread.seeds) == (0.1, 0.3, 3)
+    assert not spread.significant  # three seeds: t_{0.975,2} = 4.3 makes the interval cross zero
+    assert seed_spread([0.1, 0.12, 0.11]).significant
     single = seed_spread([0.4])
     assert single.low is None and single.std is None and not single.significant
     with pytest.raises(ValueError, match="df >= 1"):
