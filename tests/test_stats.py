@@ -128,3 +128,61 @@ def test_t_quantiles_and_seed_spread():
     assert single.low is None and single.std is None and not single.significant
     with pytest.raises(ValueError, match="df >= 1"):
         t_quantile(0)
+
+
+def _graded(values: dict[str, list[int]]) -> dict[str, dict[str, int]]:
+    return {lang: {f"q{i}": v for i, v in enumerate(grades)} for lang, grades in values.items()}
+
+
+def test_accuracy_changes_pair_questions_and_group_means():
+    from rlcore.evaluation import accuracy_changes
+
+    before = _graded({"en": [0] * 30 + [1] * 10, "fr": [0] * 20 + [1] * 20, "de": [1] * 20 + [0] * 20})
+    after = _graded({"en": [1] * 30 + [1] * 10, "fr": [0] * 20 + [1] * 20, "de": [1] * 21 + [0] * 19})
+    after["en"]["extra"] = 1  # graded only after: left out of the paired comparison
+    changes = accuracy_changes(before, after)
+    assert set(changes) == {"en", "fr", "de", "mean", "mean_non_en"}
+    assert changes["en"]["n"] == 40 and changes["en"]["estimate"] == pytest.approx(0.75)
+    assert changes["en"]["significant"] and changes["en"]["low"] > 0.5
+    assert changes["fr"]["estimate"] == 0.0 and not changes["fr"]["significant"]
+    assert changes["de"]["estimate"] == pytest.approx(1 / 40) and not changes["de"]["significant"]
+    assert changes["mean"]["estimate"] == pytest.approx((0.75 + 0 + 1 / 40) / 3)
+    assert changes["mean"]["method"] == "paired-bootstrap" and changes["mean"]["significant"]
+    assert changes["mean_non_en"]["estimate"] == pytest.approx(1 / 80) and not changes["mean_non_en"]["significant"]
+    assert changes["mean_non_en"]["before"] == pytest.approx(0.5)
+
+
+def test_change_table_marks_only_intervals_that_exclude_zero():
+    from algorithms.run_summary import change_rows
+    from rlcore.evaluation import accuracy_changes
+
+    before = _graded({"en": [0] * 30 + [1] * 10, "fr": [0] * 20 + [1] * 20})
+    after = _graded({"en": [1] * 40, "fr": [0] * 19 + [1] * 21})
+    first = {"eval/accuracy/en": 0.25, "eval/accuracy/fr": 0.5, "eval/accuracy/mean": 0.375}
+    first |= {"eval/accuracy_low/en": 0.142, "eval/accuracy_high/en": 0.4}
+    last = {"eval/accuracy/en": 1.0, "eval/accuracy/fr": 0.525, "eval/accuracy/mean": 0.7625}
+    rows = {row[0]: row for row in change_rows(first, last, accuracy_changes(before, after))}
+    assert list(rows) == ["en", "fr", "mean"]
+    assert rows["en"][1] == "25.0% [14.2, 40.0]" and rows["en"][2] == "100.0%"
+    assert rows["en"][3].startswith("+75.0 pts [+") and rows["en"][4] == "yes"
+    assert rows["fr"][3].startswith("+2.5 pts [-") and rows["fr"][4] == "no"
+    assert rows["mean"][4] == "yes"
+    no_grades = change_rows(first, last, {})
+    assert no_grades[0] == ["en", "25.0% [14.2, 40.0]", "100.0%", "+75.0 pts", "-"]
+
+
+def test_accuracy_metrics_report_n_and_wilson_bounds_per_language():
+    from rlcore.batch import Batch
+    from rlcore.evaluation import accuracy_metrics, graded_by_language
+
+    rows = [{"id": f"q{i}", "language": lang} for lang in ("en", "fr") for i in range(10)]
+    samples = Batch.from_rows(rows)
+    correct = np.array([1.0] * 5 + [0.0] * 5 + [0.0] * 10, dtype=np.float32)
+    metrics = accuracy_metrics(samples, correct)
+    assert metrics["eval/n/en"] == 10 and metrics["eval/accuracy/en"] == 0.5
+    assert (metrics["eval/accuracy_low/en"], metrics["eval/accuracy_high/en"]) == pytest.approx(
+        (0.2366, 0.7634), abs=1e-4
+    )
+    assert (metrics["eval/accuracy_low/fr"], metrics["eval/accuracy_high/fr"]) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert metrics["eval/accuracy/mean"] == 0.25
+    assert graded_by_language(samples, correct)["en"] == {f"q{i}": int(i < 5) for i in range(10)}
