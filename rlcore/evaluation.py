@@ -94,17 +94,21 @@ def accuracy_changes(
         ids = [q for q in after[lang] if q in before[lang]]
         x, y = np.array([before[lang][q] for q in ids]), np.array([after[lang][q] for q in ids])
         changes[lang] = _with_accuracies(paired_change_interval(x, y), x, y)
-    others = [lang for lang in languages if lang != pivot]
-    groups = ({"mean": languages} if len(languages) > 1 else {}) | (
-        {f"mean_non_{pivot}": others} if pivot in languages and len(others) > 1 else {}
-    )
-    for name, group in groups.items():
+    for name, group in language_groups(languages, pivot).items():
         shared = [q for q in after[group[0]] if all(q in before[lang] and q in after[lang] for lang in group)]
         if shared and len(group) > 1:
             x = np.mean([[before[lang][q] for q in shared] for lang in group], axis=0)
             y = np.mean([[after[lang][q] for q in shared] for lang in group], axis=0)
             changes[name] = _with_accuracies(paired_bootstrap_interval(y - x), x, y)
     return changes
+
+
+def language_groups(languages: Sequence[str], pivot: str = "en") -> dict[str, list[str]]:
+    """The means a report gives beside each language: `mean` (all of them) and `mean_non_<pivot>` (the others, when
+    the pivot language is evaluated with two or more others)."""
+    others = [lang for lang in languages if lang != pivot]
+    groups = {"mean": list(languages)} if len(languages) > 1 else {}
+    return groups | ({f"mean_non_{pivot}": others} if pivot in languages and len(others) > 1 else {})
 
 
 def _with_accuracies(interval: Interval, before: np.ndarray, after: np.ndarray) -> dict[str, Any]:
