@@ -53,8 +53,8 @@ def write_summary(
     plots = plot_metrics(run_dir / "metrics.jsonl", run_dir / "plots", PANELS) if config.logging.plots else []
     if last_report is not None:
         save_eval_report(run_dir, "final", last_eval, last_report)
-    graded = [r.get("graded") for r in (first_report, last_report)]
-    changes = accuracy_changes(graded[0], graded[1]) if graded[0] and graded[1] else {}
+    before, after = ((report or {}).get("graded") for report in (first_report, last_report))
+    changes = accuracy_changes(before, after) if before and after else {}
     rows = change_rows(first_eval, last_eval, changes)
     if rows:
         summary_table(

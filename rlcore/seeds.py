@@ -61,17 +61,18 @@ def write_aggregate(root: Path, seeds: Sequence[int], title: str) -> dict[str, A
         if all(path.exists() for path in reports):
             before, after = (json.loads(path.read_text()).get("graded") or {} for path in reports)
             graded[seed] = (before, after)
-    aggregate = {
+    aggregated = aggregate_changes(changes, graded)
+    aggregate: dict[str, Any] = {
         "seeds": list(seeds),
         "run_dirs": [str((root / f"seed_{seed}").resolve()) for seed in seeds],
-        "changes": aggregate_changes(changes, graded),
+        "changes": aggregated,
     }
     path = root / "aggregate.json"
     path.write_text(json.dumps(aggregate, indent=2))
     summary_table(
         f"{title}: change of held-out accuracy over {len(seeds)} seeds {list(seeds)}",
         COLUMNS,
-        aggregate_rows(aggregate["changes"]),
+        aggregate_rows(aggregated),
     )
     print(f"aggregate: {path.resolve()}", flush=True)
     aggregate["path"] = str(path.resolve())

@@ -114,7 +114,9 @@ def test_bootstrap_drops_undefined_resamples():
 def test_t_quantiles_and_seed_spread():
     assert t_quantile(1) == pytest.approx(12.706)
     assert t_quantile(2) == pytest.approx(4.303)
-    assert t_quantile(1000) == pytest.approx(1.96, abs=1e-3)
+    assert t_quantile(30) == pytest.approx(2.042)
+    assert t_quantile(40) == pytest.approx(2.021, abs=1e-3) and t_quantile(120) == pytest.approx(1.980, abs=1e-3)
+    assert t_quantile(100000) == pytest.approx(1.960, abs=1e-3)
     spread = seed_spread([0.1, 0.2, 0.3])
     assert spread.mean == pytest.approx(0.2) and spread.std == pytest.approx(0.1)
     assert spread.stderr == pytest.approx(0.1 / math.sqrt(3))

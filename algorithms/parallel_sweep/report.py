@@ -163,7 +163,8 @@ def build_report(config, runs, failures: dict[str, str], seconds: float, trained
             perf = _series(results, langs)
             stderr = {n: accuracy_stderr(v, questions * len(langs)) for n, v in perf.items()} if questions else None
             report["series"][name] = {"languages": langs, **_law(perf, stderr)}
-            per_question = _per_question(results, grades, langs) if all(grades) else None
+            kept = [g for g in grades if g]
+            per_question = _per_question(results, kept, langs) if len(kept) == len(grades) else None
             if per_question is not None:
                 report["series"][name]["intervals"] = bootstrap_law(per_question)
     report["findings"] = findings(report)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,10 @@ def bootstrap_law(per_question: Mapping[int, np.ndarray], min_n: int = 2) -> dic
     def perf(idx: np.ndarray) -> dict[int, float]:
         return dict(zip(ns, grades[:, idx].mean(axis=1).tolist(), strict=True))
 
-    statistics: dict[str, Callable[[np.ndarray], float]] = {f"perf_{n}": (lambda idx, n=n: perf(idx)[n]) for n in ns}
+    def perf_at(n: int, idx: np.ndarray) -> float:
+        return perf(idx)[n]
+
+    statistics: dict[str, Callable[[np.ndarray], float]] = {f"perf_{n}": partial(perf_at, n) for n in ns}
     if sum(n >= min_n for n in ns) >= 2:
         statistics["a"] = lambda idx: fit_power_law(perf(idx), min_n).a
         statistics["b"] = lambda idx: fit_power_law(perf(idx), min_n).b
