@@ -33,12 +33,16 @@ $(STAMP): pyproject.toml Makefile
 model: install
 	$(PY) -m rlcore.cli build-model
 
+# Demos run once per seed (runs/<name>/seed_<s>/) and print the change per language across seeds with 95% intervals;
+# `make demo DEMO_SEEDS=[1]` for one seed.
+DEMO_SEEDS ?= [1,2,3]
+
 demo: install
-	$(VENV)/bin/rlcore train configs/demo_grpo.yaml
+	$(VENV)/bin/rlcore train configs/demo_grpo.yaml "run.seeds=$(DEMO_SEEDS)"
 
 # Iterative DPO, language imbalance driven rewarding (docs/iterative_dpo.md).
 demo-dpo: install
-	$(VENV)/bin/rlcore train configs/demo_dpo_language_imbalance.yaml
+	$(VENV)/bin/rlcore train configs/demo_dpo_language_imbalance.yaml "run.seeds=$(DEMO_SEEDS)"
 
 # Implicit cross-lingual rewarding needs an English DPO-aligned model: the reward-ranked demo makes one.
 demo-dpo-implicit: install

@@ -15,7 +15,7 @@ from pydantic import Field
 from actors.runtime import Runtime
 from algorithms.checkpoint_eval import evaluate_checkpoint
 from algorithms.run_state import RunState
-from algorithms.run_summary import write_summary
+from algorithms.run_summary import load_eval_report, save_eval_report, write_summary
 from rlcore.checkpoint import CheckpointManager
 from rlcore.config import ConfigError, NamedSection, RunConfig, save_config
 from rlcore.data import PromptSampler, Sampler, load_eval_rows, load_rows
@@ -49,6 +49,7 @@ class Algorithm(RunState, ABC):
         self.round, self.round_steps = 0, range(0)  # the current round (iteration) and the numbers of its steps
         self.first_eval: dict[str, float] = {}
         self.last_eval: dict[str, float] = {}
+        self.first_report: dict[str, Any] | None = None  # with every question's grade, for paired intervals
         self.last_report: dict[str, Any] | None = None
 
     def needs_reference(self) -> bool:
@@ -111,7 +112,11 @@ class Algorithm(RunState, ABC):
         try:
             if config.eval.at_start and start_step == 0:
                 self.first_eval = self.last_eval = self.evaluate()
+                self.first_report = self.last_report
+                save_eval_report(self.run_dir, "initial", self.first_eval, self.first_report)
                 self.metrics_log.log(0, self.first_eval)
+            elif start_step and (saved := load_eval_report(self.run_dir, "initial")):  # saved before the resume
+                self.first_eval, self.first_report = saved["metrics"], saved
             self.train_loop(start_step)
         finally:
             self.progress.close()
@@ -147,4 +152,6 @@ class Algorithm(RunState, ABC):
 
     def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:
         """Plots, the summary table on the terminal and summary.json."""
-        return write_summary(self.config, self.total_steps(), first_eval, last_eval, seconds)
+        return write_summary(
+            self.config, self.total_steps(), first_eval, last_eval, seconds, self.first_report, self.last_report
+        )

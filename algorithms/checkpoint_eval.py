@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.runtime import Runtime
-from rlcore.config import RunConfig
+from rlcore.config import ConfigError, RunConfig
 from rlcore.data import DataError, load_eval_rows
 from rlcore.evaluation import evaluate
 from rlcore.modeling import resolve_model_path
@@ -24,8 +24,23 @@ def default_output(config: RunConfig, checkpoint: str) -> Path:
     return config.run_dir / "eval" / f"multilingual_eval_{name}.json"
 
 
+def report_path(config: RunConfig, checkpoint: str, output: str | Path | None = None) -> Path:
+    """`output` (a JSON file), else the default in the run directory; never inside the checkpoint directory."""
+    path = (Path(output) if output else default_output(config, checkpoint)).resolve()
+    checkpoint_dir = Path(checkpoint).resolve()
+    if checkpoint_dir.is_dir() and path.is_relative_to(checkpoint_dir):
+        raise ConfigError(
+            f"output={output}: inside the checkpoint {checkpoint}; reports go into the run directory "
+            f"(default {default_output(config, checkpoint)})"
+        )
+    return path
+
+
 def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path | None = None) -> dict[str, Any]:
-    """Greedy held-out evaluation of `checkpoint` on the config's eval set; prints tables, writes the JSON."""
+    """Greedy held-out evaluation of `checkpoint` on the config's eval set; prints tables, writes the JSON (into the
+    run directory unless `output` says where) and its absolute path. Greedy decoding is deterministic, so one
+    evaluation is the result; the 95% intervals in its metrics measure the sampling of questions."""
+    path = report_path(config, checkpoint, output)
     rows = load_eval_rows(config.data)
     if not rows:
         raise DataError("no held-out rows: set data.eval_source (or use data.source=builtin:arith)")
@@ -36,9 +51,8 @@ def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path |
     finally:
         runtime.shutdown()
     report = {"checkpoint": checkpoint, "metrics": metrics, **report}
-    path = Path(output) if output else default_output(config, checkpoint)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     report_tables(report, Path(checkpoint).name)
-    print(f"report: {path.resolve()}")
+    print(f"report: {path}")
     return report

@@ -1,11 +1,16 @@
-"""The end of a run: plots of metrics.jsonl, the held-out accuracy table on the terminal, and summary.json."""
+"""The end of a run: plots of metrics.jsonl, the held-out accuracy table on the terminal, and summary.json.
+
+Every accuracy comes with its 95% Wilson interval, every change with its paired 95% interval on the same questions
+(rlcore.evaluation.accuracy_changes); a change is marked significant only when its interval excludes zero."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from rlcore.config import RunConfig
+from rlcore.evaluation import accuracy_changes
 from rlcore.metrics.reports import plot_metrics, summary_table
 
 PANELS = {
@@ -14,29 +19,51 @@ PANELS = {
     "response_length": ["response_length/mean"],
     "loss": ["train/loss"],
 }
+CHANGE_COLUMNS = ["language", "initial [95%]", "final [95%]", "change [95%]", "significant"]
+
+
+def eval_report_path(run_dir: Path, name: str) -> Path:
+    """Where a run keeps an evaluation (metrics and every question's grade): <run_dir>/eval/<name>.json."""
+    return run_dir / "eval" / f"{name}.json"
+
+
+def save_eval_report(run_dir: Path, name: str, metrics: dict[str, float], report: dict[str, Any] | None) -> None:
+    path = eval_report_path(run_dir, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"metrics": metrics, **(report or {})}, indent=2))
+
+
+def load_eval_report(run_dir: Path, name: str) -> dict[str, Any] | None:
+    path = eval_report_path(run_dir, name)
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def write_summary(
-    config: RunConfig, total_steps: int, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float
+    config: RunConfig,
+    total_steps: int,
+    first_eval: dict[str, float],
+    last_eval: dict[str, float],
+    seconds: float,
+    first_report: dict[str, Any] | None = None,
+    last_report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Plots, the accuracy per language before and after training, and summary.json; returns the summary."""
+    """Plots, the accuracy per language before and after training with intervals, and summary.json (with
+    `changes`: per language the paired change and its interval); returns the summary."""
     run_dir = config.run_dir
     plots = plot_metrics(run_dir / "metrics.jsonl", run_dir / "plots", PANELS) if config.logging.plots else []
-    languages = sorted(k.rsplit("/", 1)[-1] for k in last_eval if k.startswith("eval/accuracy/"))
-    languages = [lang for lang in languages if lang != "mean"] + ["mean"] * ("mean" in languages)
-    rows = []
-    for lang in languages:
-        before, after = first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}")
-        rows.append([lang, _pct(before), _pct(after), _delta(before, after)])
+    if last_report is not None:
+        save_eval_report(run_dir, "final", last_eval, last_report)
+    before, after = ((report or {}).get("graded") for report in (first_report, last_report))
+    changes = accuracy_changes(before, after) if before and after else {}
+    rows = change_rows(first_eval, last_eval, changes)
     if rows:
         summary_table(
-            f"{config.run.name}: held-out accuracy, {total_steps} steps in {seconds:.0f}s",
-            ["language", "initial", "final", "change"],
-            rows,
+            f"{config.run.name}: held-out accuracy, {total_steps} steps in {seconds:.0f}s", CHANGE_COLUMNS, rows
         )
     summary = {
         "initial": first_eval,
         "final": last_eval,
+        "changes": changes,
         "seconds": seconds,
         "plots": [str(p) for p in plots],
         "run_dir": str(run_dir),
@@ -45,8 +72,44 @@ def write_summary(
     return summary
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+def change_rows(
+    first_eval: dict[str, float], last_eval: dict[str, float], changes: dict[str, dict[str, Any]]
+) -> list[list[str]]:
+    """One table row per language (then the means): accuracies with Wilson intervals, the change with its paired
+    interval and `yes` when that interval excludes zero."""
+    languages = sorted(k.rsplit("/", 1)[-1] for k in last_eval if k.startswith("eval/accuracy/"))
+    languages = [lang for lang in languages if lang != "mean"] + ["mean"] * ("mean" in languages)
+    languages += [name for name in changes if name.startswith("mean_")]
+    rows = []
+    for lang in languages:
+        change = changes.get(lang)
+        before, after = first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}")
+        if change is not None and before is None:  # a group mean only the paired comparison defines
+            before, after = change["before"], change["after"]
+        rows.append(
+            [
+                lang,
+                _pct(before, first_eval, lang),
+                _pct(after, last_eval, lang),
+                format_change(change) if change else _delta(before, after),
+                ("yes" if change["significant"] else "no") if change else "-",
+            ]
+        )
+    return rows
+
+
+def format_change(change: dict[str, Any]) -> str:
+    """`+12.5 pts [+3.1, +21.0]`."""
+    low, high = 100 * change["low"], 100 * change["high"]
+    return f"{100 * change['estimate']:+.1f} pts [{low:+.1f}, {high:+.1f}]"
+
+
+def _pct(value: float | None, metrics: dict[str, float] | None = None, lang: str = "") -> str:
+    if value is None:
+        return "-"
+    low, high = (metrics or {}).get(f"eval/accuracy_low/{lang}"), (metrics or {}).get(f"eval/accuracy_high/{lang}")
+    interval = f" [{100 * low:.1f}, {100 * high:.1f}]" if low is not None and high is not None else ""
+    return f"{100 * value:.1f}%{interval}"
 
 
 def _delta(before: float | None, after: float | None) -> str:

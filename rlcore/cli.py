@@ -92,6 +92,8 @@ def _run(command: str, config: RunConfig, options: dict[str, Any]) -> int:
     """The algorithm class comes from the registry (entry points): the CLI never imports the floors above rlcore."""
     algorithm = ALGORITHMS.get(config.algorithm.name)
     if command == "eval":
+        if config.run.seeds:
+            print("note: rlcore eval is greedy, so seeds do not change it; run.seeds is ignored", file=sys.stderr)
         algorithm.evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
         return 0
     if command == "sweep":
@@ -100,6 +102,12 @@ def _run(command: str, config: RunConfig, options: dict[str, Any]) -> int:
         report = algorithm.sweep(config, train=not options["report_only"])
         print(f"sweep report: {report['report_path']}")
         return 1 if report["failures"] else 0
+    if config.run.seeds:  # one run per seed, then the aggregate across seeds (rlcore/seeds.py)
+        from rlcore.seeds import run_seeds
+
+        run_seeds(config)
+        print(f"run directory: {config.run_dir.resolve()}")
+        return 0
     summary = algorithm(config).run()
     print(f"run directory: {Path(summary['run_dir']).resolve()}")
     return 0

@@ -30,7 +30,20 @@ class RunSection(Section):
     name: str = Field("run", description="Run name; the run directory is `<output_dir>/<name>`.")
     output_dir: str = Field("runs", description="Parent folder of run directories.")
     seed: int = Field(0, description="Seeds Python, numpy, torch, vLLM sampling and data order.")
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="`rlcore train`: run once per seed into `<run_dir>/seed_<s>/` (overriding `seed`), then "
+        "aggregate.json: each language's change as mean and spread across seeds, with 95% intervals.",
+    )
     resume: bool = Field(True, description="Continue from the newest checkpoint in the run directory, if any.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct, got {value}")
+        return value
 
 
 class ClusterSection(Section):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rlcore.grading import normalize_answer
+from rlcore.stats import wilson_interval
 
 _MAX_SUBSETS = 5000  # above this many k-subsets, Acc@k's best subset is searched greedily (documented)
 
@@ -141,12 +142,12 @@ def report_tables(report: dict[str, Any], title: str) -> str:
     """The report as two rich tables on the terminal (also returned as text)."""
     from rlcore.metrics import summary_table
 
-    rows = [[lang, f"{100 * acc:.1f}%"] for lang, acc in report["accuracy"].items()]
-    rows.append(["mean", f"{100 * report['mean_accuracy']:.1f}%"])
-    rows.append(["majority vote", f"{100 * report['majority_vote']['accuracy']:.1f}%"])
-    text = summary_table(
-        f"{title}: accuracy on {report['questions']} parallel questions", ["language", "accuracy"], rows
-    )
+    n = report["questions"]
+    rows = [[lang, f"{100 * acc:.1f}%", _wilson_text(acc, n)] for lang, acc in report["accuracy"].items()]
+    rows.append(["mean", f"{100 * report['mean_accuracy']:.1f}%", "-"])
+    vote = report["majority_vote"]["accuracy"]
+    rows.append(["majority vote", f"{100 * vote:.1f}%", _wilson_text(vote, n)])
+    text = summary_table(f"{title}: accuracy on {n} parallel questions", ["language", "accuracy", "95% (Wilson)"], rows)
     rows = [
         [k, f"{100 * v['best']:.1f}%", " ".join(v["best_subset"]), f"{100 * v['mean']:.1f}%"]
         for k, v in report["acc_at_k"].items()
@@ -154,3 +155,8 @@ def report_tables(report: dict[str, Any], title: str) -> str:
     return text + summary_table(
         f"{title}: Acc@k over languages", ["k", "best", "best subset", "mean over subsets"], rows
     )
+
+
+def _wilson_text(accuracy: float, questions: int) -> str:
+    interval = wilson_interval(round(accuracy * questions), questions)
+    return f"[{100 * interval.low:.1f}, {100 * interval.high:.1f}]"

@@ -49,3 +49,14 @@ def test_run_directory_and_resume(ray_cluster, tiny_model_path, tmp_path):
     assert (run_dir / "config.yaml").exists() and any((run_dir / "tensorboard").iterdir())
     assert {p.name for p in (run_dir / "plots").glob("*.png")} >= {"reward.png", "accuracy.png"}
     assert json.loads((run_dir / "summary.json").read_text())["final"] == summary["final"]
+    first = rows[0]  # per-language n and 95% Wilson bounds beside each accuracy
+    assert first["eval/n/en"] > 0 and first["eval/accuracy_low/en"] <= first["eval/accuracy/en"]
+    assert first["eval/accuracy/en"] <= first["eval/accuracy_high/en"]
+    # The resumed run restores its step-0 evaluation (eval/initial.json) and pairs it with the final one.
+    assert summary["initial"]["eval/accuracy/en"] == first["eval/accuracy/en"]
+    saved = json.loads((run_dir / "eval" / "initial.json").read_text())
+    assert len(saved["graded"]["en"]) == first["eval/n/en"]
+    assert (run_dir / "eval" / "final.json").exists()
+    change = summary["changes"]["en"]
+    assert change["method"] == "newcombe-paired" and change["low"] <= change["estimate"] <= change["high"]
+    assert change["estimate"] == pytest.approx(rows[-1]["eval/accuracy/en"] - first["eval/accuracy/en"])

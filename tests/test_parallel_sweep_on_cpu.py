@@ -51,21 +51,27 @@ def test_sweep_n1_n2_report_resume_and_eval(ray_cluster, tiny_model_path, tmp_pa
     assert len(read_metrics(tmp_path / "sweep" / "runs" / "n2-en-fr" / "metrics.jsonl")) == len(rows)
     assert again["runs"] == report["runs"]
 
+    assert "leap" in report["series"]["mean"]["intervals"]  # bootstrap over questions of the runs' final grades
+
     checkpoint = plan(config)[1].run_dir / "checkpoints" / "step_1"
-    output = tmp_path / "eval.json"
     code = main(
         [
             "eval",
             str(ROOT / "configs" / "demo_parallel_rpt.yaml"),
             f"checkpoint={checkpoint}",
-            f"output={output}",
+            f"run.output_dir={tmp_path / 'evals'}",
+            "run.name=probe",
             "data.eval_languages=[en, fr, it]",
             "data.eval_questions_per_language=8",
             "rollout.max_tokens=40",
         ]
     )
     assert code == 0
+    output = tmp_path / "evals" / "probe" / "eval" / "multilingual_eval_checkpoints_step_1.json"  # the run dir's
+    assert not any(path.suffix == ".json" and "eval" in path.name for path in checkpoint.iterdir())
     result = json.loads(output.read_text())
+    assert result["metrics"]["eval/n/it"] == 8 and set(result["graded"]) == {"en", "fr", "it"}
     assert result["languages"] == ["en", "fr", "it"] and result["questions"] == 8
     assert result["accuracy"]["en"] == pytest.approx(n2["after"]["en"])  # same greedy answers as in training
-    assert "Acc@k over languages" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Acc@k over languages" in out and f"report: {output.resolve()}" in out

@@ -64,3 +64,37 @@ def test_report_recovers_the_law_and_states_the_leap(tmp_path):
     markdown = (out / "report.md").read_text()
     assert "| mean | en fr de es it pt | 0.4000 | 0.1000 | 1.000 |" in markdown
     assert json.loads((out / "report.json").read_text())["series"]["mean"]["mgg"] == pytest.approx(-0.03)
+
+
+def test_report_gives_bootstrap_intervals_when_runs_kept_their_grades(tmp_path):
+    from algorithms.parallel_sweep.report_text import markdown
+    from rlcore.config import load_config
+
+    config = load_config(ROOT / "configs" / "demo_parallel_rpt.yaml", [f"run.output_dir={tmp_path}"])
+    runs = plan(config)
+    questions = 300
+    for run in runs:
+        value = 0.40 * run.n**0.10 - (0.03 if run.n == 1 else 0.0)
+        right = round(value * questions)
+        fake_run(run, {lang: right / questions for lang in LANGS})
+        graded = {lang: {f"q{i}": int(i < right) for i in range(questions)} for lang in LANGS}
+        (run.run_dir / "eval").mkdir()
+        (run.run_dir / "eval" / "final.json").write_text(json.dumps({"graded": graded}))
+    report = build_report(config, runs, {}, 1.0)
+    series = report["series"]["mean"]
+    intervals = series["intervals"]
+    assert intervals["questions"] == questions and intervals["method"].startswith("bootstrap over questions")
+    for name, estimate in [
+        ("a", series["law"]["a"]),
+        ("b", series["law"]["b"]),
+        ("mgg", series["mgg"]),
+        ("leap", series["leap"]["leap"]),
+        ("perf_3", series["perf"]["3"]),
+    ]:
+        low, high = intervals[name]
+        assert low < estimate < high, name
+    assert intervals["leap"][0] > 0  # a 6-point jump on 300 paired questions stands out of the noise
+    assert intervals["perf_1"][1] - intervals["perf_1"][0] < 0.12  # about 2·1.96·sqrt(.37·.63/300)
+    assert "95% intervals: percentile bootstrap over the held-out questions" in markdown(report)
+    assert any(line.startswith("Intervals: 95%, bootstrap over questions") for line in report["findings"])
+    assert any("First-Parallel Leap" in line and "95% [+" in line for line in report["findings"])

@@ -1,6 +1,8 @@
 """The sweep's report: accuracy per N and language, gains, transferability per unseen language, the First-Parallel
 Leap, the parallel scaling law Perf(N) = a·N^b fitted on N >= 2, the Monolingual Generalization Gap, Acc@k and
-majority vote per N; written as report.json, report.md (report_text.py) and accuracy_vs_N.png (report_plot.py)."""
+majority vote per N, with 95% intervals of Perf(N), the law, the leap and the MGG by a bootstrap over questions
+(from each run's eval/final.json); written as report.json, report.md (report_text.py) and accuracy_vs_N.png
+(report_plot.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from algorithms.parallel_sweep.report_plot import plot
 from algorithms.parallel_sweep.report_text import findings, markdown
 from algorithms.parallel_sweep.transfer import (
     accuracy_stderr,
+    bootstrap_law,
     first_parallel_leap,
     fit_power_law,
     gains,
@@ -92,6 +95,28 @@ def _series(results: Sequence[dict[str, Any]], languages: Sequence[str]) -> dict
     return {n: float(np.mean(v)) for n, v in sorted(by_n.items())}
 
 
+def final_grades(run) -> dict[str, dict[str, int]] | None:
+    """Every question's grade at the end of a run (its eval/final.json), for the bootstrap over questions."""
+    path = run.run_dir / "eval" / "final.json"
+    return json.loads(path.read_text()).get("graded") if path.exists() else None
+
+
+def _per_question(
+    results: Sequence[dict[str, Any]], grades: Sequence[dict[str, dict[str, int]]], languages: Sequence[str]
+) -> dict[int, np.ndarray] | None:
+    """Per N, each question's accuracy after training averaged over `languages` and the runs with that N, on the
+    questions every run graded in every language (None when a run kept no grades)."""
+    if not grades or not all(lang in g for g in grades for lang in languages):
+        return None
+    questions = [q for q in grades[0][languages[0]] if all(q in g[lang] for g in grades for lang in languages)]
+    if not questions:
+        return None
+    by_n: dict[int, list[np.ndarray]] = defaultdict(list)
+    for result, graded in zip(results, grades, strict=True):
+        by_n[result["n"]].append(np.mean([[graded[lang][q] for q in questions] for lang in languages], axis=0))
+    return {n: np.mean(rows, axis=0) for n, rows in sorted(by_n.items())}
+
+
 def _law(perf: dict[int, float], stderr: dict[int, float] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"perf": {str(n): v for n, v in perf.items()}}
     try:
@@ -111,7 +136,9 @@ def build_report(config, runs, failures: dict[str, str], seconds: float, trained
     """Everything the sweep measured, JSON-able, with plain-language findings. `seconds`: this invocation, which
     trained `trained` runs."""
     spec = config.algorithm.sweep
-    results = [run_result(run, spec.min_trained_gain) for run in runs if run.done]
+    done = [run for run in runs if run.done]
+    results = [run_result(run, spec.min_trained_gain) for run in done]
+    grades = [final_grades(run) for run in done]
     report: dict[str, Any] = {
         "sweep": config.run.name,
         "seconds": seconds,
@@ -136,6 +163,10 @@ def build_report(config, runs, failures: dict[str, str], seconds: float, trained
             perf = _series(results, langs)
             stderr = {n: accuracy_stderr(v, questions * len(langs)) for n, v in perf.items()} if questions else None
             report["series"][name] = {"languages": langs, **_law(perf, stderr)}
+            kept = [g for g in grades if g]
+            per_question = _per_question(results, kept, langs) if len(kept) == len(grades) else None
+            if per_question is not None:
+                report["series"][name]["intervals"] = bootstrap_law(per_question)
     report["findings"] = findings(report)
     return report
 

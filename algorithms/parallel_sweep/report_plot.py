@@ -23,7 +23,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
     grid = np.linspace(1, max(r["n"] for r in runs), 100)
     for (name, series), color in zip(report["series"].items(), ("black", "tab:red"), strict=True):
         perf = {int(n): v for n, v in series["perf"].items()}
-        ax.plot(list(perf), list(perf.values()), "o", color=color, ms=7, label=f"{name} (measured)")
+        bounds = [series.get("intervals", {}).get(f"perf_{n}") for n in perf]
+        label = f"{name} (measured)"
+        if all(bounds):  # 95% bootstrap intervals over questions
+            errors = np.array([[v - b[0], b[1] - v] for v, b in zip(perf.values(), bounds, strict=True)]).T
+            ax.errorbar(list(perf), list(perf.values()), yerr=errors, fmt="none", ecolor=color, capsize=3)
+            label = f"{name} (measured, 95% interval)"
+        ax.plot(list(perf), list(perf.values()), "o", color=color, ms=7, label=label)
         law = series["law"]
         if "error" not in law:
             ax.plot(

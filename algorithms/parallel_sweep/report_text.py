@@ -11,6 +11,7 @@ def findings(report: dict[str, Any]) -> list[str]:
     """Honest one-line statements of what the sweep shows."""
     lines = []
     main = report["series"]["mean"]
+    intervals = main.get("intervals", {})
     leap = main.get("leap")
     if leap:
         noise = "noise unknown" if leap["two_sigma"] is None else f"2σ eval noise {100 * leap['two_sigma']:.1f} pts"
@@ -21,17 +22,25 @@ def findings(report: dict[str, Any]) -> list[str]:
         )
         verdict = "a First-Parallel Leap" if leap["detected"] else "no First-Parallel Leap distinguishable from noise"
         lines.append(
-            f"N=1 -> N=2 changes mean accuracy by {100 * leap['leap']:+.1f} pts ({noise}; {later}): "
-            f"{verdict} (one seed per N)."
+            f"N=1 -> N=2 changes mean accuracy by {100 * leap['leap']:+.1f} pts{_ci(intervals.get('leap'), 100)} "
+            f"({noise}; {later}): {verdict} (one seed per N)."
         )
     law = main["law"]
     if "error" in law:
         lines.append(f"No power law fitted: {law['error']}.")
     else:
         quality = f"R² = {law['r2']:.3f}" if law["r2"] is not None else "exact through two points, no R²"
-        lines.append(f"Parallel scaling law on N >= 2: Perf(N) = {law['a']:.4f}·N^{law['b']:.4f} ({quality}).")
+        lines.append(
+            f"Parallel scaling law on N >= 2: Perf(N) = {law['a']:.4f}·N^{law['b']:.4f} ({quality}; "
+            f"a{_ci(intervals.get('a'))}, b{_ci(intervals.get('b'))})."
+        )
         if "mgg" in main:
-            lines.append(f"Monolingual Generalization Gap: {100 * main['mgg']:+.2f} pts (actual N=1 minus the law).")
+            lines.append(
+                f"Monolingual Generalization Gap: {100 * main['mgg']:+.2f} pts{_ci(intervals.get('mgg'), 100)} "
+                "(actual N=1 minus the law)."
+            )
+    if intervals:
+        lines.append(f"Intervals: 95%, {intervals['method']} of the {intervals['questions']} held-out questions.")
     for r in report["runs"]:
         improved = r["unseen_improved"]
         if improved:
@@ -46,6 +55,14 @@ def findings(report: dict[str, Any]) -> list[str]:
     if report["failures"]:
         lines.append(f"Failed runs (left out): {', '.join(report['failures'])}.")
     return lines
+
+
+def _ci(interval: list[float] | None, scale: float = 1.0) -> str:
+    """` 95% [low, high]` (scaled, e.g. to points), or nothing when there is no interval."""
+    if not interval:
+        return ""
+    low, high = (scale * v for v in interval)
+    return f" 95% [{low:+.2f}, {high:+.2f}]" if scale != 1.0 else f" 95% [{low:.4f}, {high:.4f}]"
 
 
 def _pct(value: float | None) -> str:
@@ -121,19 +138,24 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Fits: Perf(N) = a·N^b on N >= 2",
         "",
-        "| series | languages | a | b | R² | R² (log) | MGG (pts) |",
-        "|---|---|---|---|---|---|---|",
+        "| series | languages | a | b | R² | R² (log) | MGG (pts) | leap (pts) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, series in report["series"].items():
-        law = series["law"]
+        law, ci = series["law"], series.get("intervals", {})
+        leap = series["leap"]["leap"] if "leap" in series else None
+        leap_cell = f"{_pct(leap)}{_ci(ci.get('leap'), 100)}"
         if "error" in law:
-            out.append(f"| {name} | {' '.join(series['languages'])} | {law['error']} | | | | |")
+            out.append(f"| {name} | {' '.join(series['languages'])} | {law['error']} | | | | | {leap_cell} |")
             continue
         r2 = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
         out.append(
-            f"| {name} | {' '.join(series['languages'])} | {law['a']:.4f} | {law['b']:.4f} | {r2(law['r2'])} "
-            f"| {r2(law['r2_log'])} | {_pct(series.get('mgg'))} |"
+            f"| {name} | {' '.join(series['languages'])} | {law['a']:.4f}{_ci(ci.get('a'))} "
+            f"| {law['b']:.4f}{_ci(ci.get('b'))} | {r2(law['r2'])} | {r2(law['r2_log'])} "
+            f"| {_pct(series.get('mgg'))}{_ci(ci.get('mgg'), 100)} | {leap_cell} |"
         )
+    if any("intervals" in series for series in report["series"].values()):
+        out += ["", "95% intervals: percentile bootstrap over the held-out questions (the same for every N)."]
     if report["failures"]:
         out += ["", "## Failed runs", ""] + [f"- {name}: {why}" for name, why in report["failures"].items()]
     return "\n".join(out) + "\n"

@@ -6,16 +6,20 @@
 - First-Parallel Leap: Perf(2) − Perf(1), also relative to Perf(1) and compared with the mean later step.
 - Parallel scaling law: Perf(N) = a·N^b, least squares on log Perf = log a + b·log N over N ≥ 2.
 - Monolingual Generalization Gap: Perf(1) − a·1^b = Perf(1) − a.
+- Their uncertainty: 95% percentile intervals by a bootstrap over the held-out questions (`bootstrap_law`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
+
+from rlcore.stats import BOOTSTRAP_RESAMPLES, bootstrap_interval
 
 
 def gains(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
@@ -112,3 +116,32 @@ def monolingual_generalization_gap(perf: Mapping[int, float], law: PowerLaw) -> 
 def accuracy_stderr(accuracy: float, count: int) -> float:
     """Binomial standard error of an accuracy measured on `count` independent items."""
     return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / count) if count else float("nan")
+
+
+def bootstrap_law(per_question: Mapping[int, np.ndarray], min_n: int = 2) -> dict[str, Any]:
+    """95% intervals of Perf(N), the law's a and b, the MGG and the First-Parallel Leap by a percentile bootstrap
+    over questions (every N resamples the same questions, so the runs stay paired). `per_question[N]`: each
+    question's accuracy averaged over the series' languages (and the runs with that N), aligned across N. A
+    quantity is left out when it is undefined (e.g. no law through fewer than two N >= min_n)."""
+    ns = sorted(per_question)
+    grades = np.array([per_question[n] for n in ns], dtype=float)  # [N, questions]
+
+    def perf(idx: np.ndarray) -> dict[int, float]:
+        return dict(zip(ns, grades[:, idx].mean(axis=1).tolist(), strict=True))
+
+    def perf_at(n: int, idx: np.ndarray) -> float:
+        return perf(idx)[n]
+
+    statistics: dict[str, Callable[[np.ndarray], float]] = {f"perf_{n}": partial(perf_at, n) for n in ns}
+    if sum(n >= min_n for n in ns) >= 2:
+        statistics["a"] = lambda idx: fit_power_law(perf(idx), min_n).a
+        statistics["b"] = lambda idx: fit_power_law(perf(idx), min_n).b
+        if 1 in ns:
+            statistics["mgg"] = lambda idx: monolingual_generalization_gap(perf(idx), fit_power_law(perf(idx), min_n))
+    if 1 in ns and 2 in ns:
+        statistics["leap"] = lambda idx: perf(idx)[2] - perf(idx)[1]
+    out: dict[str, Any] = {"questions": grades.shape[1], "method": f"bootstrap over questions ({BOOTSTRAP_RESAMPLES})"}
+    for name, statistic in statistics.items():
+        low, high = bootstrap_interval(grades.shape[1], statistic)
+        out[name] = None if math.isnan(low) else [low, high]
+    return out
