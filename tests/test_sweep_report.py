@@ -104,5 +104,5 @@ def test_sweep_refuses_several_seeds(tmp_path):
     from rlcore.config import ConfigError, load_config
 
     config = load_config(ROOT / "configs" / "demo_parallel_rpt.yaml", [f"run.output_dir={tmp_path}", "run.seeds=[1,2]"])
-    with pytest.raises(ConfigError, match="run.seeds"):
+    with pytest.raises(ConfigError, match=r"run\.seeds: the sweep trains one seed per N"):
         run_sweep(config, train=False)
