@@ -98,3 +98,11 @@ def test_report_gives_bootstrap_intervals_when_runs_kept_their_grades(tmp_path):
     assert "95% intervals: percentile bootstrap over the held-out questions" in markdown(report)
     assert any(line.startswith("Intervals: 95%, bootstrap over questions") for line in report["findings"])
     assert any("First-Parallel Leap" in line and "95% [+" in line for line in report["findings"])
+
+
+def test_sweep_refuses_several_seeds(tmp_path):
+    from rlcore.config import ConfigError, load_config
+
+    config = load_config(ROOT / "configs" / "demo_parallel_rpt.yaml", [f"run.output_dir={tmp_path}", "run.seeds=[1,2]"])
+    with pytest.raises(ConfigError, match=r"run\.seeds: the sweep trains one seed per N"):
+        run_sweep(config, train=False)

@@ -92,6 +92,8 @@ def run_sweep(config: RunConfig, train: bool = True) -> dict[str, Any]:
     from algorithms.parallel_sweep.report import build_report, write_report
 
     spec = _spec(config)
+    if config.run.seeds:
+        raise ConfigError("run.seeds: the sweep trains one seed per N (run.seed); its intervals are over questions")
     runs = plan(config)
     todo = [run for run in runs if not run.done] if train else []
     for run in runs:
