@@ -17,8 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import Field, SerializeAsAny, SerializerFunctionWrapHandler, field_validator, model_serializer
-from pydantic import model_validator
+from pydantic import (
+    Field,
+    SerializeAsAny,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from rewards.base import Reward, RewardConfig
 from rlcore.config import NamedSection, Section, validate_reward

@@ -3,8 +3,9 @@
 `reward: {function: my_reward.py:score}` loads `score` from a file (a path, made absolute against the working
 directory when the config is read) or `reward: {function: my_package.rewards:score}` from an importable module.
 The function is called with keyword arguments: `prompts` and `completions` (lists of strings), and one list per other
-sample column (answer, language, id, finish_reason, ...); a function without `**kwargs` gets only the columns it
-names. It returns one number per completion; None (TRL's "not applicable") scores the sample failure_score.
+sample column (answer, language, id, finish_reason, ...); a function without `**kwargs` gets only the arguments
+it names (it must take `completions`). It returns one number per completion; None (TRL's "not applicable") scores
+the sample failure_score.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from pydantic import Field, field_validator
 
 from rewards.base import Reward, RewardConfig
 from rlcore.registry import REWARDS
-
-ARGUMENTS = ("prompts", "completions")  # the two a function always gets; every other column by its own name
 
 
 class FunctionConfig(RewardConfig):
@@ -57,9 +56,7 @@ class FunctionReward(Reward):
     def __init__(self, config: FunctionConfig):
         super().__init__(config)
         self.function = load_function(config.function)
-        parameters = inspect.signature(self.function).parameters.values()
-        self.takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-        self.named = {p.name for p in parameters}
+        self.takes_any, self.named = keyword_parameters(self.function)
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         keys = dict.fromkeys(key for sample in samples for key in sample if key not in ("prompt", "response_text"))
@@ -83,7 +80,7 @@ class FunctionReward(Reward):
 
 
 def load_function(spec: str) -> Callable[..., Any]:
-    """The function `spec` names (`file.py:fn` or `module:fn`), checked to accept prompts and completions."""
+    """The function `spec` names (`file.py:fn` or `module:fn`), checked to accept completions."""
     source, _, name = spec.rpartition(":")
     module = _load_file(Path(source)) if _is_file(source) else _import(source, spec)
     function = getattr(module, name, None)
@@ -91,16 +88,20 @@ def load_function(spec: str) -> Callable[..., Any]:
         raise AttributeError(f"{spec}: {source} has no attribute {name!r}")
     if not callable(function):
         raise TypeError(f"{spec}: {name!r} is a {type(function).__name__}, not a function")
-    parameters = inspect.signature(function).parameters.values()
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    by_keyword = {p.name for p in parameters if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
-    missing = [argument for argument in ARGUMENTS if argument not in by_keyword and not takes_any]
-    if missing:
+    takes_any, by_keyword = keyword_parameters(function)
+    if "completions" not in by_keyword and not takes_any:
         raise TypeError(
-            f"{spec}: {name}{inspect.signature(function)} must accept {' and '.join(missing)} as keyword arguments "
+            f"{spec}: {name}{inspect.signature(function)} must accept completions as a keyword argument "
             "(the convention is fn(prompts, completions, **columns) -> list[float])"
         )
     return function
+
+
+def keyword_parameters(function: Callable[..., Any]) -> tuple[bool, set[str]]:
+    """(whether it takes **kwargs, the names it takes by keyword)."""
+    parameters = inspect.signature(function).parameters.values()
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return takes_any, {p.name for p in parameters if p.kind not in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL)}
 
 
 def check_scores(result: Any, expected: int, where: str) -> list[float]:

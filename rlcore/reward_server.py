@@ -87,7 +87,7 @@ def create_app(reward: Any, token: str, limits: Limits) -> ASGIApp:
 
 class TokenAndSizeGuard:
     """ASGI middleware: 401 without the bearer token (before the body is read), 413 for a body over the limit
-    (by Content-Length, and by counting the bytes of a body sent without one)."""
+    (by Content-Length, and by counting the bytes of a body sent without one, e.g. chunked)."""
 
     def __init__(self, app: ASGIApp, token: str, max_body_bytes: int):
         self.app, self.token, self.max_body_bytes = app, token.encode(), max_body_bytes
@@ -103,24 +103,26 @@ class TokenAndSizeGuard:
         length = headers.get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body_bytes:
             return await _reject(scope, receive, send, 413, f"Content-Length {length.decode(errors='replace')}")
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
+        body = b""  # read here, at most max_body_bytes, then handed to the app in one message
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise _BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                return await _reject(scope, receive, send, 413, f"body over {self.max_body_bytes} bytes")
+            if not message.get("more_body"):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:  # raised while the app reads the body, before it starts a response
-            await _reject(scope, receive, send, 413, f"body over {self.max_body_bytes} bytes")
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-
-class _BodyTooLarge(Exception):
-    pass
+        return await self.app(scope, replay, send)
 
 
 async def _reject(scope: Scope, receive: Receive, send: Send, status: int, reason: str, headers: Any = None) -> None:
