@@ -4,6 +4,7 @@ reward client against it (scores, batches, a server that is gone)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -30,15 +31,16 @@ def start_server(tmp: Path, *options: str) -> tuple[subprocess.Popen, str, Path]
     """`rlcore serve-reward` of the demo config (math reward) on a free loopback port; (process, url, log file)."""
     token_file = tmp / "token"
     token_file.write_text(TOKEN + "\n")
-    log = tmp / "server.log"
+    log = tmp / "server.log"  # its output (the address, uvicorn's access log, rejections) goes to a file
     command = [sys.executable, "-m", "rlcore.cli", "serve-reward", str(ROOT / "configs" / "demo_grpo.yaml")]
     command += ["--port", "0", "--token-file", str(token_file), *options]
-    with log.open("w") as errors:
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=os.environ.copy())
-    assert server.stdout is not None
-    line = server.stdout.readline()  # "serving reward math on http://127.0.0.1:PORT", once it is bound
-    assert line.startswith("serving reward math on "), line + log.read_text()
-    url = line.split(" on ")[1].strip()
+    with log.open("w") as output:
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
+    deadline = time.monotonic() + 120
+    while not (found := re.search(r"serving reward math on (\S+)", log.read_text())):
+        assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    url = found.group(1)
     for _ in range(200):  # bound before uvicorn starts accepting: wait for /health
         try:
             requests.get(f"{url}/health", timeout=1)
