@@ -8,8 +8,9 @@
 
 A component is any reward section plus `weight` (default 1) and `label` (default: the function's name for a
 function reward, else the reward's name); the step metrics get `reward/<label>`, the mean of that component's
-unweighted scores. The reward worker scores each component under the component's own timeout_s and failure_score,
-so a failing component costs a sample that component's score (and marks it failed), never the others'.
+unweighted scores. The reward worker scores each component under the component's own timeout_s and failure_score
+(those given to the combined reward, unless the component sets its own), so a failing component costs a sample that
+component's score (and marks it failed), never the others'.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rlcore.registry import REWARDS
 
 RESERVED_LABELS = ("mean", "std", "failed")  # other reward/* metrics of a step
 WORKER_KEYS = ("num_workers", "num_cpus", "num_gpus")  # components run inside the combined reward's workers
+INHERITED = ("timeout_s", "failure_score")  # the combined reward's, unless a component sets its own
 
 
 class Component(Section):
@@ -78,6 +80,16 @@ class CombinedConfig(RewardConfig):
         description="Components: reward sections with a `weight` (default 1) and a `label` for their metric; "
         "each keeps its own timeout_s and failure_score.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit(cls, value: Any) -> Any:
+        """timeout_s and failure_score given here are those of every component that does not set its own."""
+        if not isinstance(value, dict) or not isinstance(value.get("rewards"), list):
+            return value
+        shared = {key: value[key] for key in INHERITED if key in value}
+        parts = [{**shared, **part} if isinstance(part, dict) else part for part in value["rewards"]]
+        return {**value, "rewards": parts}
 
     @field_validator("rewards")
     @classmethod

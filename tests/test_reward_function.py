@@ -3,6 +3,7 @@ sees, the arguments a function gets, weights, and per-part isolation in the rewa
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -41,6 +42,14 @@ def test_a_function_in_a_file_scores_with_the_sample_columns(tmp_path, monkeypat
     assert section.name == "function"  # implied by the `function` key
     assert section.function == f"{tmp_path / 'my_reward.py'}:contains_answer"  # absolute: workers run elsewhere
     assert reward_of({"function": "my_reward.py:contains_answer"}).score(SAMPLES) == [1.0, 0.0]
+
+
+def test_the_function_of_docs_rewards_md_runs_as_written(tmp_path):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rewards.md").read_text()
+    source = re.search(r"<!-- file: my_reward.py -->\n```python\n(.*?)```", doc, re.S)
+    assert source is not None, "docs/rewards.md lost its my_reward.py example"
+    path = write(tmp_path, source.group(1))
+    assert reward_of({"function": f"{path}:correct_and_short"}).score(SAMPLES) == pytest.approx([0.985, -0.015])
 
 
 def test_the_function_gets_prompts_completions_and_every_other_column(tmp_path):
@@ -128,6 +137,12 @@ def test_combined_sums_weighted_parts_and_survives_a_saved_config(tmp_path):
     again = load_config({"reward": config.model_dump(mode="json")["reward"]})
     assert again.reward == config.reward
     assert reward_of(combined(tmp_path)).score(SAMPLES) == [1.25, 0.0]
+    shared = load_config({"reward": {**combined(tmp_path, {"name": "format", "timeout_s": 3}), "failure_score": -1}})
+    assert [(part.reward.timeout_s, part.reward.failure_score) for part in shared.reward.rewards] == [
+        (30.0, -1.0),
+        (30.0, -1.0),
+        (3.0, -1.0),
+    ]
 
 
 @pytest.mark.parametrize(
