@@ -10,10 +10,12 @@ retries for every sample of the worker's one-by-one fallback.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import requests
@@ -23,6 +25,9 @@ from urllib3.util.retry import Retry
 
 from rewards.base import Reward, RewardConfig
 from rlcore.registry import REWARDS
+from rlcore.reward_server import is_loopback
+
+log = logging.getLogger(__name__)
 
 
 class RemoteConfig(RewardConfig):
@@ -47,6 +52,11 @@ class RemoteReward(Reward):
     def __init__(self, config: RemoteConfig):
         super().__init__(config)
         self.url = config.url.rstrip("/")
+        host = urlsplit(self.url).hostname or ""
+        if self.url.startswith("http://") and not is_loopback(host):
+            log.warning(
+                "remote reward %s: plain HTTP to %s sends the bearer token unencrypted; use https", self.url, host
+            )
         self.headers = {"Authorization": f"Bearer {read_token(config)}", "Content-Type": "application/json"}
         retry = Retry(
             total=config.retries,

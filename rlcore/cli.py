@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         from rlcore.reward_server import Limits, serve
 
         try:
-            return serve(config, args.host, args.port, args.token_file, Limits(args.max_batch, args.max_body_bytes))
+            limits = Limits(args.max_batch, args.max_body_bytes)
+            return serve(config, args.host, args.port, args.token_file, limits)
         except (ConfigError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -43,6 +43,10 @@ class Limits:
     max_batch: int = 256
     max_body_bytes: int = 16 * 2**20
 
+    def __post_init__(self) -> None:
+        if self.max_batch < 1 or self.max_body_bytes < 1:
+            raise ConfigError(f"max_batch and max_body_bytes must be at least 1 (got {self})")
+
 
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
