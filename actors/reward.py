@@ -31,7 +31,7 @@ class RewardWorker(Worker):
 
     def score(self, batch: Batch) -> Batch:
         """Tensor `rewards` [B], the weighted sum of the reward's parts, plus `reward_failed` [B] (1 where a part
-        raised, timed out or gave NaN) and, for a reward of several parts, `reward/<label>` [B] per part."""
+        raised, timed out or gave NaN) and, for a reward made of parts, `reward/<label>` [B] per part."""
         samples = batch.rows()
         parts = self.reward.components()
         total, failed = np.zeros(len(samples)), np.zeros(len(samples))
@@ -40,7 +40,7 @@ class RewardWorker(Worker):
             scores, part_failed = self._score_isolated(reward, samples)
             total += weight * scores
             failed = np.maximum(failed, part_failed)
-            if len(parts) > 1:
+            if reward is not self.reward:  # a part of a combined reward: its own metric
                 tensors[f"reward/{label}"] = scores.astype(np.float32)
         tensors |= {"rewards": total.astype(np.float32), "reward_failed": failed.astype(np.float32)}
         return Batch(tensors=tensors)

@@ -39,7 +39,9 @@ class RemoteConfig(RewardConfig):
     batch_size: int = Field(64, ge=1, description="Samples per request (fewer if the server's max_batch is lower).")
     request_timeout_s: float = Field(10.0, gt=0, description="Seconds to connect to and hear from the server.")
     retries: int = Field(3, ge=0, description="Retries of a request after a connection error, timeout or 502-504.")
-    backoff_s: float = Field(0.5, ge=0, description="Wait before the n-th retry: backoff_s × 2^(n-1).")
+    backoff_s: float = Field(
+        0.5, ge=0, description="Exponential backoff: the n-th retry waits backoff_s × 2^(n-1), the first none."
+    )
     cooldown_s: float = Field(10.0, ge=0, description="After the retries fail, calls fail at once for this long.")
     timeout_s: float = Field(120.0, gt=0, description="Seconds one scoring call may take, retries included.")
 
