@@ -114,6 +114,8 @@ def rollout_metrics(samples) -> dict[str, float]:
         "rollout/tokens": float(lengths.sum()),
         "rollout/policy_version": float(samples.meta.get("policy_version", 0)),
     }
+    # The parts of a combined reward (unweighted means), as the reward workers return them.
+    metrics |= {key: float(samples[key].mean()) for key in samples.tensors if key.startswith("reward/")}
     languages = np.asarray(samples["language"])
     for language in np.unique(languages):
         metrics[f"reward/{language}"] = float(rewards[languages == language].mean())

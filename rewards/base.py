@@ -33,6 +33,11 @@ class Reward(ABC):
     def __init__(self, config: RewardConfig):
         self.config = config
 
+    def components(self) -> list[tuple[str, float, Reward]]:
+        """(label, weight, reward) of the parts the reward worker scores, isolates and logs one by one; a plain
+        reward is its own single part (rewards/combined.py has several)."""
+        return [(self.config.name, 1.0, self)]
+
     @abstractmethod
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         """One score per sample, in order."""

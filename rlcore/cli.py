@@ -43,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         "build-model", help="rebuild the shipped tiny model from its recipe into the cache and compare"
     )
     model.add_argument("--force", action="store_true")
+    server = commands.add_parser("serve-reward", help="serve the config's reward over HTTP (docs/rewards.md)")
+    server.add_argument("config")
+    server.add_argument("overrides", nargs="*")
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (another needs a token given to it)")
+    server.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed)")
+    server.add_argument("--token-file", help="file holding the bearer token (default: $RLCORE_REWARD_TOKEN)")
+    server.add_argument("--max-batch", type=int, default=256, help="most samples per request")
+    server.add_argument("--max-body-bytes", type=int, default=16 * 2**20, help="largest request body")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -75,6 +83,15 @@ def main(argv: list[str] | None = None) -> int:
 
         print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         return 0
+    if args.command == "serve-reward":
+        from rlcore.reward_server import Limits, serve
+
+        try:
+            limits = Limits(args.max_batch, args.max_body_bytes)
+            return serve(config, args.host, args.port, args.token_file, limits)
+        except (ConfigError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     from rlcore.cluster import WorkerError
     from rlcore.data import DataError
 

@@ -232,7 +232,7 @@ class RunConfig(Section):
     @field_validator("reward", mode="before")
     @classmethod
     def _reward_config(cls, value: Any) -> Any:
-        return validate_named(value, lambda name: REWARDS.get(name).Config, default="math")
+        return validate_reward(value)
 
     @property
     def run_dir(self) -> Path:
@@ -251,6 +251,15 @@ def validate_named(value: Any, config_class_of, default: str) -> Any:
     except KeyError as error:
         raise ValueError(error.args[0]) from None
     return config_class.model_validate(value)
+
+
+def validate_reward(value: Any) -> Any:
+    """A reward section; `{function: file.py:fn}` without a name means the `function` reward."""
+    return validate_named(value, lambda name: REWARDS.get(name).Config, default=_default_reward(value))
+
+
+def _default_reward(value: Any) -> str:
+    return "function" if isinstance(value, dict) and "function" in value else "math"
 
 
 def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -322,7 +331,8 @@ def _suggestion(loc: tuple, data: dict) -> str:
 
 
 def _named_class(section: str, data: dict) -> Any:
-    name = (data.get(section) or {}).get("name", "grpo" if section == "algorithm" else "math")
+    value = data.get(section) or {}
+    name = value.get("name", "grpo" if section == "algorithm" else _default_reward(value))
     try:
         if section == "algorithm":
             return ALGORITHMS.get(name).Config
