@@ -6,14 +6,9 @@ import json
 from typing import Any
 
 from rlcore.config import RunConfig
-from rlcore.metrics.reports import plot_metrics, summary_table
+from rlcore.metrics.reports import plot_run, summary_table
 
-PANELS = {
-    "reward": ["reward/mean"],
-    "accuracy": ["eval/accuracy/"],
-    "response_length": ["response_length/mean"],
-    "loss": ["train/loss"],
-}
+PANELS = {"response_length": ["response_length/mean"], "loss": ["train/loss"]}  # besides reward, accuracy, policy
 
 
 def write_summary(
@@ -21,7 +16,8 @@ def write_summary(
 ) -> dict[str, Any]:
     """Plots, the accuracy per language before and after training, and summary.json; returns the summary."""
     run_dir = config.run_dir
-    plots = plot_metrics(run_dir / "metrics.jsonl", run_dir / "plots", PANELS) if config.logging.plots else []
+    questions = config.data.eval_questions_per_language
+    plots = plot_run(run_dir / "metrics.jsonl", run_dir / "plots", questions, PANELS) if config.logging.plots else []
     languages = sorted(k.rsplit("/", 1)[-1] for k in last_eval if k.startswith("eval/accuracy/"))
     languages = [lang for lang in languages if lang != "mean"] + ["mean"] * ("mean" in languages)
     rows = []
@@ -29,11 +25,12 @@ def write_summary(
         before, after = first_eval.get(f"eval/accuracy/{lang}"), last_eval.get(f"eval/accuracy/{lang}")
         rows.append([lang, _pct(before), _pct(after), _delta(before, after)])
     if rows:
-        summary_table(
-            f"{config.run.name}: held-out accuracy, {total_steps} steps in {seconds:.0f}s",
-            ["language", "initial", "final", "change"],
-            rows,
-        )
+        print(f"{config.run.name}: held-out accuracy, {total_steps} steps in {seconds:.0f}s")
+        summary_table("", ["language", "initial", "final", "change"], rows)
+    if plots:
+        print(f"plots: {plots[0].parent.resolve()}")
+    if config.logging.tensorboard:
+        print(f"TensorBoard: tensorboard --logdir {(run_dir / 'tensorboard').resolve()}")
     summary = {
         "initial": first_eval,
         "final": last_eval,

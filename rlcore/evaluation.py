@@ -3,7 +3,7 @@ per language, graded for final-answer correctness, with the multilingual report 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -58,8 +58,10 @@ def accuracy_by_language(samples: Batch, correct: np.ndarray) -> dict[str, float
 
 
 def accuracy_metrics(samples: Batch, correct: np.ndarray) -> dict[str, float]:
-    """`eval/accuracy/<language>` and their mean, from graded samples."""
+    """`eval/accuracy/<language>`, their mean and `eval/n/<language>` (the count), from graded samples."""
     per_language = accuracy_by_language(samples, correct)
     metrics = {f"eval/accuracy/{language}": value for language, value in per_language.items()}
     metrics["eval/accuracy/mean"] = float(np.mean(list(per_language.values())))
+    counts = Counter(samples["language"])  # the n of each accuracy, for its standard error
+    metrics.update({f"eval/n/{language}": counts[language] for language in per_language})
     return metrics
