@@ -10,11 +10,11 @@ library warnings. `verbose` shows every line. A terminal that is not a TTY never
 from __future__ import annotations
 
 import logging
-from collections import deque
 import os
 import re
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 

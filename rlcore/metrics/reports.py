@@ -90,7 +90,10 @@ def plot_accuracy(rows: Sequence[Mapping[str, Any]], questions_per_language: int
     for lang in languages:
         steps, values = metric_series(rows, prefix + lang)
         counts = dict(zip(*metric_series(rows, f"eval/n/{lang}"), strict=True))
-        errors = [standard_error(p, int(counts.get(s, questions_per_language or 0))) for s, p in zip(steps, values)]
+        errors = [
+            standard_error(p, int(counts.get(s, questions_per_language or 0)))
+            for s, p in zip(steps, values, strict=True)
+        ]
         (line,) = ax.plot(steps, values, marker="o", markersize=3, label=lang)
         ax.fill_between(
             steps,
@@ -99,7 +102,7 @@ def plot_accuracy(rows: Sequence[Mapping[str, Any]], questions_per_language: int
             color=line.get_color(),
             alpha=0.15,
             linewidth=0,
-            label=f"{lang} ±1 SE",
+            label=f"_{lang} ±1 SE",  # a leading underscore keeps it out of the legend
         )
     steps, values = metric_series(rows, prefix + "mean")
     if steps:
@@ -107,9 +110,7 @@ def plot_accuracy(rows: Sequence[Mapping[str, Any]], questions_per_language: int
     ax.set(title="held-out accuracy per language (band: ±1 standard error)", xlabel="step", ylabel="accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    shown = [(h, l) for h, l in zip(handles, labels, strict=True) if not l.endswith(" SE")]
-    ax.legend([h for h, _ in shown], [l for _, l in shown], **LEGEND_OUTSIDE)
+    ax.legend(**LEGEND_OUTSIDE)
     return fig
 
 
