@@ -132,7 +132,7 @@ class RunOutput:
         global _active
         self._saved = (sys.stdout, sys.stderr, _active)
         self.stdout, self.stderr = _LineFilter(self, sys.stdout), _LineFilter(self, sys.stderr)
-        sys.stdout, sys.stderr = self.stdout, self.stderr  # type: ignore[assignment]
+        sys.stdout, sys.stderr = self.stdout, self.stderr
         for handler in logging.root.handlers:  # a handler made earlier holds the old stream
             if isinstance(handler, logging.StreamHandler) and handler.stream in (self._saved[0], self._saved[1]):
                 handler.setStream(self.stderr if handler.stream is self._saved[1] else self.stdout)

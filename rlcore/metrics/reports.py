@@ -21,7 +21,7 @@ def format_value(v: Any) -> str:
 
 
 LEGEND_OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0, "fontsize": "small"}
-MEAN_STYLE = {"color": "black", "linewidth": 2.5, "linestyle": "--", "zorder": 5}
+MEAN_STYLE: dict[str, Any] = {"color": "black", "linewidth": 2.5, "linestyle": "--", "zorder": 5}
 
 
 def _figure(rows: int = 1, height: float = 4.5) -> Figure:
