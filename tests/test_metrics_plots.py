@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rlcore.metrics import MetricsLogger, PhaseProgress
+from rlcore.metrics.progress import watched_metrics
 from rlcore.metrics.reports import (
     moving_average,
     plot_accuracy,
@@ -127,7 +128,8 @@ def test_step_line_omits_phases_that_took_no_time_and_shows_watched_metrics(caps
     progress.close()
     line = capsys.readouterr().out.strip()
     assert "generate" in line and "train" in line and "reference" not in line
-    assert line.endswith("reward=0.25 loss=0.5 kl=0.001 entropy=1.25 accuracy=37.5%")
+    assert line.endswith("reward=0.25 loss=0.5 kl_old=0.001 entropy=1.25 accuracy=37.5%")
+    assert watched_metrics({"train/approx_kl_old": 0.0, "train/kl_ref": 0.5}) == {"kl": 0.5}  # 0 on-policy: omitted
 
 
 def test_start_of_run_evaluation_counts_in_neither_step_1_time_nor_eta(capsys) -> None:

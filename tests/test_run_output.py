@@ -12,7 +12,7 @@ import pytest
 
 from rlcore.cli import main
 from rlcore.config import load_config
-from rlcore.logging_setup import RunOutput, attach_log
+from rlcore.logging_setup import RunOutput, attach_log, strip_ansi
 from rlcore.metrics import MetricsLogger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +148,27 @@ def test_version_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert done.value.code == 2
     assert "usage: rlcore train [--verbose] CONFIG [overrides ...]" in err
     assert "needs a CONFIG file (the overrides are optional)" in err
+
+
+def test_on_a_terminal_the_live_display_keeps_worker_noise_out_and_the_log_gets_the_step_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rlcore.metrics import PhaseProgress
+
+    terminal = FakeTerminal(tty=True)
+    monkeypatch.setattr(sys, "stdout", terminal)
+    with RunOutput() as output:
+        attach_log(tmp_path)
+        progress = PhaseProgress(total_steps=1, phases=["generate"])
+        assert not progress.plain  # the rich live display
+        with progress.phase("generate"):
+            print("(RolloutWorker pid=7) WARNING libtcmalloc is not found in LD_PRELOAD")
+            print("driver: weights synced")
+        progress.advance({"reward/mean": 0.5})
+        progress.close()
+    shown = strip_ansi(terminal.getvalue())
+    assert "driver: weights synced" in shown and "libtcmalloc" not in shown and "generate" in shown
+    log = (tmp_path / "logs" / "run.log").read_text().splitlines()
+    assert log[0].endswith("libtcmalloc is not found in LD_PRELOAD") and log[1] == "driver: weights synced"
+    assert log[2].startswith("step 1/1 | generate") and log[2].endswith("reward=0.5")
+    assert output.hidden == 1

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 WATCHED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reward", ("reward/mean",)),
     ("loss", ("train/loss",)),
-    ("kl", ("train/kl_ref", "train/approx_kl_old")),
+    ("kl", ("train/kl_ref",)),
+    ("kl_old", ("train/approx_kl_old",)),  # to the rollout policy: 0 by construction on-policy, then left out
     ("entropy", ("train/entropy",)),
     ("accuracy", ("eval/accuracy/mean",)),
 )
@@ -35,6 +36,8 @@ def watched_metrics(metrics: Mapping[str, Any], fallback: int = 6) -> dict[str, 
     shown = {}
     for label, keys in WATCHED:
         key = next((k for k in keys if metrics.get(k) is not None), None)
+        if label == "kl_old" and not metrics.get(key or ""):
+            continue
         if key is not None:
             shown[label] = metrics[key]
     if not shown:
