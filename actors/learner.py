@@ -21,7 +21,7 @@ from rlcore.modeling import (
     batch_logprobs,
     collate_sequences,
     load_causal_lm,
-    response_logprobs,
+    response_logprobs_and_entropy,
     response_mask_of,
     torch_device,
 )
@@ -207,7 +207,7 @@ class LearnerWorker(Worker):
                 for index, (micro, inputs, mask) in enumerate(zip(micros, inputs_list, masks, strict=True)):
                     self.engine.set_gradient_accumulation_boundary(index == len(micros) - 1)
                     width = _width(micro)
-                    logp = response_logprobs(self.engine, inputs, width, temperature)
+                    logp, entropy = response_logprobs_and_entropy(self.engine, inputs, width, temperature)
                     tensors = _tensors(micro, width, self.device)
                     loss_values, token_metrics = loss_fn(logp, mask, tensors, **loss_params)
                     micro_loss = aggregate(loss_values, mask, aggregation) / mini_batch_total
@@ -224,6 +224,9 @@ class LearnerWorker(Worker):
                             weights[name] += value.numel()
                     totals["neg_logprob"] += -(logp.detach() * mask).sum().item()
                     weights["neg_logprob"] += tokens
+                    if entropy is not None:  # of the policy's next-token distribution, per response token
+                        totals["entropy"] += entropy.sum().item()
+                        weights["entropy"] += tokens
                     # vLLM's processed log-probs vs ours, both at the sampling temperature (top-p/top-k < 1 also
                     # renormalise vLLM's); a gap beyond float noise on the first mini-batch means the weights differ.
                     if "rollout_logprobs" in tensors:

@@ -6,6 +6,7 @@ final summary. An algorithm that iterates (make data with the policy, then train
 
 from __future__ import annotations
 
+import shutil
 import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -20,6 +21,7 @@ from rlcore.checkpoint import CheckpointManager
 from rlcore.config import ConfigError, NamedSection, RunConfig, save_config
 from rlcore.data import PromptSampler, Sampler, load_eval_rows, load_rows
 from rlcore.evaluation import evaluate
+from rlcore.logging_setup import attach_log
 from rlcore.metrics.progress import PhaseProgress
 from rlcore.metrics.sinks import MetricsLogger
 from rlcore.registry import ALGORITHMS
@@ -96,25 +98,14 @@ class Algorithm(RunState, ABC):
 
     def run(self, runtime: Runtime | None = None) -> dict[str, Any]:
         """Train every round (continuing from the newest checkpoint when run.resume is on); returns the summary."""
-        config, logs = self.config, self.config.logging
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, self.run_dir / "config.yaml")
-        self.load_data()
-        resume_from = self.checkpoints.latest() if config.run.resume else None
-        policy, need_reference = str(resume_from) if resume_from else None, self.needs_reference()
-        self.runtime = runtime or Runtime(
-            config, total_optimizer_steps=self.optimizer_steps(), need_reference=need_reference, policy_path=policy
-        )
-        start_step = CheckpointManager.restore(resume_from, self.runtime, self.sampler) if resume_from else 0
-        self.metrics_log = MetricsLogger(self.run_dir, tensorboard=logs.tensorboard, wandb_project=logs.wandb_project)
-        self.progress = PhaseProgress(self.total_steps(), self.phases, start_step=start_step, enabled=logs.progress)
+        start_step = self.start(runtime)
         started = time.time()
         try:
-            if config.eval.at_start and start_step == 0:
+            if self.config.eval.at_start and start_step == 0:
                 self.first_eval = self.last_eval = self.evaluate()
                 self.first_report = self.last_report
                 save_eval_report(self.run_dir, "initial", self.first_eval, self.first_report)
-                self.metrics_log.log(0, self.first_eval)
+                self.metrics_log.log(0, {**self.first_eval, **self.progress.restart_clock()})
             elif start_step and (saved := load_eval_report(self.run_dir, "initial")):  # saved before the resume
                 self.first_eval, self.first_report = saved["metrics"], saved
             self.train_loop(start_step)
@@ -124,6 +115,32 @@ class Algorithm(RunState, ABC):
             if runtime is None:
                 self.runtime.shutdown()
         return self.finish(self.first_eval, self.last_eval, time.time() - started)
+
+    def start(self, runtime: Runtime | None) -> int:
+        """Run directory, data, workers, resume, sinks; returns the step to resume from. A start that fails
+        leaves no run directory behind unless one was there before (a previous run's is never touched)."""
+        config, logs = self.config, self.config.logging
+        created = not self.run_dir.exists()
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.run_dir / "config.yaml")
+            self.load_data()
+            resume_from = self.checkpoints.latest() if config.run.resume else None
+            policy, need_reference = str(resume_from) if resume_from else None, self.needs_reference()
+            self.runtime = runtime or Runtime(
+                config, total_optimizer_steps=self.optimizer_steps(), need_reference=need_reference, policy_path=policy
+            )
+            start_step = CheckpointManager.restore(resume_from, self.runtime, self.sampler) if resume_from else 0
+            self.metrics_log = MetricsLogger.from_config(self.run_dir, logs)
+        except BaseException:
+            if runtime is None and self._runtime is not None:
+                self.runtime.shutdown()
+            if created:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+        attach_log(self.run_dir)  # the terminal's full output, held in memory so far, now lives in the run directory
+        self.progress = PhaseProgress(self.total_steps(), self.phases, start_step=start_step, enabled=logs.progress)
+        return start_step
 
     def train_loop(self, start_step: int) -> None:
         """Every round's steps after `start_step` (the resumed checkpoint's); the steps before it are skipped."""

@@ -11,14 +11,9 @@ from typing import Any
 
 from rlcore.config import RunConfig
 from rlcore.evaluation import accuracy_changes
-from rlcore.metrics.reports import plot_metrics, summary_table
+from rlcore.metrics.reports import plot_run, summary_table
 
-PANELS = {
-    "reward": ["reward/mean"],
-    "accuracy": ["eval/accuracy/"],
-    "response_length": ["response_length/mean"],
-    "loss": ["train/loss"],
-}
+PANELS = {"response_length": ["response_length/mean"], "loss": ["train/loss"]}  # besides reward, accuracy, policy
 CHANGE_COLUMNS = ["language", "initial [95%]", "final [95%]", "change [95%]", "significant"]
 
 
@@ -50,16 +45,20 @@ def write_summary(
     """Plots, the accuracy per language before and after training with intervals, and summary.json (with
     `changes`: per language the paired change and its interval); returns the summary."""
     run_dir = config.run_dir
-    plots = plot_metrics(run_dir / "metrics.jsonl", run_dir / "plots", PANELS) if config.logging.plots else []
+    questions = config.data.eval_questions_per_language
+    plots = plot_run(run_dir / "metrics.jsonl", run_dir / "plots", questions, PANELS) if config.logging.plots else []
     if last_report is not None:
         save_eval_report(run_dir, "final", last_eval, last_report)
     before, after = ((report or {}).get("graded") for report in (first_report, last_report))
     changes = accuracy_changes(before, after) if before and after else {}
     rows = change_rows(first_eval, last_eval, changes)
     if rows:
-        summary_table(
-            f"{config.run.name}: held-out accuracy, {total_steps} steps in {seconds:.0f}s", CHANGE_COLUMNS, rows
-        )
+        print(f"{config.run.name}: held-out accuracy, {total_steps} steps in {seconds:.0f}s")
+        summary_table("", CHANGE_COLUMNS, rows)
+    if plots:
+        print(f"plots: {plots[0].parent.resolve()}")
+    if config.logging.tensorboard:
+        print(f"TensorBoard: tensorboard --logdir {(run_dir / 'tensorboard').resolve()}")
     summary = {
         "initial": first_eval,
         "final": last_eval,

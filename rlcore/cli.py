@@ -4,21 +4,36 @@ evaluate a checkpoint in several languages, run the parallel scaling-law sweep."
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from rlcore.config import ConfigError, RunConfig, load_config
+from rlcore.logging_setup import LOG_DIR, LOG_FILE, RunOutput
 from rlcore.registry import ALGORITHMS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rlcore", description="Ray-distributed RL post-training for LLMs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="run the algorithm a config names")
-    train.add_argument("config", help="YAML config file")
-    train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. learner.lr=1e-6 algorithm.steps=10")
+    train = commands.add_parser(
+        "train",
+        help="run the algorithm a config names",
+        usage="rlcore train [--verbose] CONFIG [overrides ...]",
+        description="Train with CONFIG; overrides (dotted key=value) are optional.",
+    )
+    train.add_argument("config", metavar="CONFIG", nargs="?", help="YAML config file")
+    train.add_argument(
+        "overrides", nargs="*", help="optional dotted overrides, e.g. learner.lr=1e-6 algorithm.steps=10"
+    )
+    train.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the workers' output and library warnings (<run_dir>/logs/run.log always has them)",
+    )
     show = commands.add_parser("config", help="print the resolved config (with defaults) and exit")
     show.add_argument("config", nargs="?")
     show.add_argument("overrides", nargs="*")
@@ -59,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(config_reference(), end="")
         return 0
+    if args.command == "train" and args.config is None:
+        train.error("needs a CONFIG file (the overrides are optional)")
     if args.command == "config" and args.config is None:
         show.error("needs CONFIG (or --reference)")
     if args.command == "build-model":
@@ -92,14 +109,26 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-    from rlcore.cluster import WorkerError
-    from rlcore.data import DataError
+    if getattr(args, "verbose", False):
+        config.logging.verbose = True
+    with RunOutput(verbose=config.logging.verbose) as output:  # before Ray is imported (it reads RAY_DEDUP_LOGS)
+        from rlcore.cluster import WorkerError
+        from rlcore.data import DataError
 
+        try:
+            return _run(args.command, config, options | {"report_only": getattr(args, "report_only", False)})
+        except (DataError, FileNotFoundError, WorkerError, ConfigError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            if output.hidden and not output.verbose:
+                print(f"({output.hidden} lines of worker output were not shown: rerun with --verbose)", file=sys.stderr)
+            return 1
+
+
+def _version() -> str:
     try:
-        return _run(args.command, config, options | {"report_only": getattr(args, "report_only", False)})
-    except (DataError, FileNotFoundError, WorkerError, ConfigError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return importlib.metadata.version("rlcore")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 EVAL_OPTIONS = ("checkpoint", "output")
@@ -127,6 +156,7 @@ def _run(command: str, config: RunConfig, options: dict[str, Any]) -> int:
         return 0
     summary = algorithm(config).run()
     print(f"run directory: {Path(summary['run_dir']).resolve()}")
+    print(f"full log: {Path(summary['run_dir']).resolve() / LOG_DIR / LOG_FILE}")
     return 0
 
 

@@ -7,11 +7,12 @@ sections are validated by the config class that the named algorithm or reward re
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator
 
 from rlcore.registry import ALGORITHMS, REWARDS
 
@@ -186,9 +187,33 @@ class CheckpointSection(Section):
 
 class LoggingSection(Section):
     tensorboard: bool = Field(True, description="Write TensorBoard events to `<run_dir>/tensorboard`.")
-    wandb_project: str | None = Field(None, description="Weights & Biases project to log to; None = no W&B.")
+    wandb_project: str | None = Field(
+        None, description="Weights & Biases project to log to; None = no W&B. Needs the `tracking` extra."
+    )
+    wandb_mode: Literal["online", "offline"] = Field(
+        "online", description="W&B `offline` writes the run under `<run_dir>/wandb` (upload later: `wandb sync`)."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking URI (a server, `sqlite:///mlflow.db`, or a folder); None = no MLflow. "
+        "Needs the `tracking` extra.",
+    )
+    mlflow_experiment: str = Field("rlcore", description="MLflow experiment the run is logged under.")
     progress: bool = Field(True, description="Live progress display with per-phase times on the terminal.")
-    plots: bool = Field(True, description="Write PNG plots of reward, accuracy, length and loss at the end.")
+    plots: bool = Field(True, description="Write PNG plots of reward, accuracy, KL/entropy, length and loss.")
+    verbose: bool = Field(
+        False,
+        description="Show the workers' output and library warnings on the terminal (`rlcore train --verbose`); "
+        "`<run_dir>/logs/run.log` always has them.",
+    )
+
+    @field_validator("wandb_project", "mlflow_tracking_uri")
+    @classmethod
+    def _tracker_installed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        package = "wandb" if info.field_name == "wandb_project" else "mlflow"
+        if value is not None and importlib.util.find_spec(package) is None:
+            raise ValueError(f"{package} is not installed: pip install 'rlcore[tracking]' (or unset this key)")
+        return value
 
 
 class NamedSection(Section):

@@ -73,6 +73,18 @@ def response_logprobs(
     model: torch.nn.Module, inputs: dict[str, torch.Tensor], response_width: int, temperature: float = 1.0
 ) -> torch.Tensor:
     """log π(y_t | x, y_<t) for every response token, as a right-padded [B, response_width] tensor."""
+    return response_logprobs_and_entropy(model, inputs, response_width, temperature, with_entropy=False)[0]
+
+
+def response_logprobs_and_entropy(
+    model: torch.nn.Module,
+    inputs: dict[str, torch.Tensor],
+    response_width: int,
+    temperature: float = 1.0,
+    with_entropy: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`response_logprobs`, and (`with_entropy`) the entropy of π(· | x, y_<t) at each response token, detached,
+    [B, response_width], from the same logits."""
     input_ids = inputs["input_ids"]
     # Only positions from the shortest prompt's last token on predict response tokens: the LM head (a large share
     # of the compute for big vocabularies and short responses) runs on those alone.
@@ -82,12 +94,24 @@ def response_logprobs(
     ).logits[:, :-1]
     logits = logits.float() / max(temperature, 1e-6)
     targets = input_ids[:, start + 1 :]
-    token_logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    log_normalizer = torch.logsumexp(logits, dim=-1)
+    token_logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_normalizer
     # Response token j of sample i sits at position prompt_len + j, predicted from position prompt_len + j - 1,
     # which is column prompt_len + j - 1 - start of the kept logits.
     offsets = inputs["prompt_lengths"][:, None] - 1 - start + torch.arange(response_width, device=targets.device)[None]
     offsets = offsets.clamp(max=token_logprobs.shape[1] - 1)
-    return token_logprobs.gather(1, offsets) * response_mask_of(inputs, response_width)
+    mask = response_mask_of(inputs, response_width)
+    entropy = token_entropy(logits, log_normalizer).gather(1, offsets) * mask if with_entropy else None
+    return token_logprobs.gather(1, offsets) * mask, entropy
+
+
+@torch.no_grad()
+def token_entropy(logits: torch.Tensor, log_normalizer: torch.Tensor) -> torch.Tensor:
+    """H = log Z − Σ π·logits at each position of [B, T, V] logits; one row at a time, so the extra memory is one
+    [T, V] tensor rather than the batch's."""
+    return torch.stack(
+        [lse - (torch.exp(row - lse[:, None]) * row).sum(-1) for row, lse in zip(logits, log_normalizer, strict=True)]
+    )
 
 
 def response_mask_of(inputs: dict[str, torch.Tensor], response_width: int) -> torch.Tensor:

@@ -72,22 +72,27 @@ def test_tensorboard_event_file_created(tmp_path: Path) -> None:
     assert events and events[0].stat().st_size > 0
 
 
-def test_wandb_missing_warns_and_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_tracker_package_is_a_config_error_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import builtins
+
+    from rlcore.config import ConfigError
 
     real_import = builtins.__import__
 
-    def no_wandb(name, *args, **kwargs):
-        if name == "wandb":
-            raise ImportError("No module named 'wandb'")
+    def no_trackers(name, *args, **kwargs):
+        if name in ("wandb", "mlflow"):
+            raise ImportError(f"No module named {name!r}")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_wandb)
-    with pytest.warns(UserWarning, match="wandb"):
-        logger = MetricsLogger(tmp_path, tensorboard=False, wandb_project="proj")
-    logger.log(0, {"x": 1})
-    logger.close()
-    assert read_metrics(tmp_path / "metrics.jsonl")[0]["x"] == 1
+    monkeypatch.setattr(builtins, "__import__", no_trackers)
+    with pytest.raises(
+        ConfigError, match=r"logging.wandb_project: wandb is not installed: pip install 'rlcore\[tracking\]'"
+    ):
+        MetricsLogger(tmp_path, tensorboard=False, wandb_project="proj")
+    with pytest.raises(ConfigError, match=r"logging.mlflow_tracking_uri: mlflow is not installed.*rlcore\[tracking\]"):
+        MetricsLogger(tmp_path, tensorboard=False, mlflow_tracking_uri=str(tmp_path / "mlruns"))
 
 
 def test_phase_progress_plain_mode(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,7 +103,7 @@ def test_phase_progress_plain_mode(capsys: pytest.CaptureFixture[str]) -> None:
         for name in phases:
             with progress.phase(name):
                 time.sleep(0.01)
-        results.append(progress.advance({"reward/mean": 0.5 + step, "loss": 0.1234567}))
+        results.append(progress.advance({"reward/mean": 0.5 + step, "train/loss": 0.1234567, "other": 1.0}))
     progress.close()
     for timings in results:
         assert set(timings) == {f"time/{p}_s" for p in phases} | {"time/step_s"}
@@ -107,7 +112,8 @@ def test_phase_progress_plain_mode(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("step 2/3") and lines[1].startswith("step 3/3")
-    assert "generate" in lines[0] and "reward/mean=0.5" in lines[0] and "loss=0.1235" in lines[0]
+    assert "generate" in lines[0] and "reward=0.5" in lines[0] and "loss=0.1235" in lines[0]
+    assert "other" not in lines[0]  # the line shows the watched metrics only
     assert "\x1b[" not in "".join(lines)  # no terminal escape codes in logs
 
 

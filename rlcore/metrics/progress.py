@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from rlcore.logging_setup import log_only, show_through, terminal_console
 from rlcore.metrics.reports import format_value
 
 if TYPE_CHECKING:
@@ -15,8 +16,35 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 
+# What a person watches, in this order, under a short label: the first metric present of each row.
+WATCHED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("reward", ("reward/mean",)),
+    ("loss", ("train/loss",)),
+    ("kl", ("train/kl_ref",)),
+    ("kl_old", ("train/approx_kl_old",)),  # to the rollout policy: 0 by construction on-policy, then left out
+    ("entropy", ("train/entropy",)),
+    ("accuracy", ("eval/accuracy/mean",)),
+)
+
+
 def _fmt_seconds(s: float) -> str:
     return f"{s:.2f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def watched_metrics(metrics: Mapping[str, Any], fallback: int = 6) -> dict[str, Any]:
+    """The metrics of WATCHED under their labels; with none of them, the first `fallback` metrics as they are."""
+    shown = {}
+    for label, keys in WATCHED:
+        key = next((k for k in keys if metrics.get(k) is not None), None)
+        if label == "kl_old" and not metrics.get(key or ""):
+            continue
+        if key is not None:
+            shown[label] = metrics[key]
+    if not shown:
+        shown = {k: v for k, v in list(metrics.items())[:fallback] if not k.startswith("time/")}
+    if isinstance(shown.get("accuracy"), float):
+        shown["accuracy"] = f"{100 * shown['accuracy']:.1f}%"
+    return shown
 
 
 class PhaseProgress:
@@ -70,8 +98,18 @@ class PhaseProgress:
             TimeRemainingColumn(),
         )
         self._task = self._progress.add_task("train", total=self.total_steps, completed=self.step)
-        self._live = Live(get_renderable=self._render, refresh_per_second=4, transient=False)
+        # Lines printed meanwhile (forwarded worker output, logging) go through this console, above the display.
+        console = terminal_console()
+        self._live = Live(
+            get_renderable=self._render,
+            refresh_per_second=4,
+            transient=False,
+            console=console,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self._live.start()
+        show_through(console)
 
     def _render(self) -> Any:
         from rich.console import Group
@@ -90,8 +128,7 @@ class PhaseProgress:
         return Group(*[self._progress] if self._progress else [], table, self._metrics_text("  "))
 
     def _metrics_text(self, sep: str) -> str:
-        shown = list(self._metrics.items())[: self.max_metrics]
-        return sep.join(f"{k}={format_value(v)}" for k, v in shown)
+        return sep.join(f"{k}={format_value(v)}" for k, v in watched_metrics(self._metrics, self.max_metrics).items())
 
     def set_total(self, total_steps: int) -> None:
         """The run's length became known (e.g. once an iteration's pairs are built)."""
@@ -130,14 +167,24 @@ class PhaseProgress:
         self._current, self._step_start = {}, now
         if self._progress is not None:
             self._progress.update(self._task, completed=self.step)
+            log_only(self._plain_line(timings))  # the live display shows it; the log file keeps it
         elif self.plain:
             print(self._plain_line(timings), flush=True)
         return timings
 
+    def restart_clock(self) -> dict[str, float]:
+        """Work before the first step (e.g. the start-of-run evaluation) counts in no step's time nor the ETA;
+        returns its `{"time/<phase>_s": ...}`."""
+        now = time.perf_counter()
+        before = {f"time/{p}_s": s for p, s in self._current.items()}
+        self._current, self._step_start, self._t0 = {}, None, now
+        return before
+
     def _plain_line(self, timings: Mapping[str, float]) -> str:
         done, elapsed = self.step, time.perf_counter() - self._t0
         parts = [f"step {done}/{self.total_steps}"]
-        parts.append(" ".join(f"{p} {_fmt_seconds(timings[f'time/{p}_s'])}" for p in self.phases))
+        ran = [p for p in self.phases if timings[f"time/{p}_s"] >= 0.005]  # those that took no time are left out
+        parts.append(" ".join(f"{p} {_fmt_seconds(timings[f'time/{p}_s'])}" for p in ran))
         parts.append(f"total {_fmt_seconds(timings['time/step_s'])}")
         if done - self._start_step > 0 and done < self.total_steps:
             per_step = elapsed / (done - self._start_step)
@@ -151,6 +198,7 @@ class PhaseProgress:
         if self._live is not None:
             self._live.stop()
             self._live = None
+            show_through(None)
 
     def __enter__(self) -> PhaseProgress:
         return self

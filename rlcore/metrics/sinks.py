@@ -1,16 +1,23 @@
-"""Where a run's metrics go: one JSON line per step in metrics.jsonl, mirrored to TensorBoard and W&B."""
+"""Where a run's metrics go: one JSON line per step in metrics.jsonl, mirrored to TensorBoard, W&B and MLflow."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from rlcore.config import ConfigError
+
+if TYPE_CHECKING:
+    from rlcore.config import LoggingSection
 
 METRICS_FILE = "metrics.jsonl"
+MISSING_TRACKER = "{package} is not installed: pip install 'rlcore[tracking]'"
 
 
 def _to_number(value: Any) -> float | int | None:
@@ -32,9 +39,19 @@ def _ends_mid_line(path: Path) -> bool:
 
 
 class MetricsLogger:
-    """Appends one JSON line per step to ``run_dir/metrics.jsonl``; mirrors to TensorBoard / W&B."""
+    """Appends one JSON line per step to ``run_dir/metrics.jsonl``; mirrors to TensorBoard, W&B and MLflow through
+    their own clients (W&B `mode="offline"` and an MLflow file or sqlite store work without a server)."""
 
-    def __init__(self, run_dir: Path, *, tensorboard: bool = True, wandb_project: str | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        tensorboard: bool = True,
+        wandb_project: str | None = None,
+        wandb_mode: Literal["online", "offline"] = "online",
+        mlflow_tracking_uri: str | None = None,
+        mlflow_experiment: str = "rlcore",
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / METRICS_FILE
@@ -48,18 +65,19 @@ class MetricsLogger:
                 self._tb = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
             except ImportError as e:
                 warnings.warn(f"TensorBoard logging disabled: {e}", stacklevel=2)
-        self._wandb = None
-        if wandb_project:
-            try:
-                import wandb
-            except ImportError:
-                warnings.warn(
-                    f"wandb_project={wandb_project!r} set but wandb is not installed; "
-                    "logging to JSONL/TensorBoard only",
-                    stacklevel=2,
-                )
-            else:
-                self._wandb = wandb.init(project=wandb_project, name=self.run_dir.name, dir=str(self.run_dir))
+        self._wandb = _start_wandb(self.run_dir, wandb_project, wandb_mode) if wandb_project else None
+        self._mlflow = _MlflowRun(mlflow_tracking_uri, mlflow_experiment, self.run_dir) if mlflow_tracking_uri else None
+
+    @classmethod
+    def from_config(cls, run_dir: Path, logs: LoggingSection) -> MetricsLogger:
+        return cls(
+            run_dir,
+            tensorboard=logs.tensorboard,
+            wandb_project=logs.wandb_project,
+            wandb_mode=logs.wandb_mode,
+            mlflow_tracking_uri=logs.mlflow_tracking_uri,
+            mlflow_experiment=logs.mlflow_experiment,
+        )
 
     def log(self, step: int, metrics: Mapping[str, float | int]) -> None:
         """Write one line ``{"step", "time", **metrics}`` (non-finite -> null) and flush it."""
@@ -80,6 +98,8 @@ class MetricsLogger:
             self._tb.flush()
         if self._wandb is not None:
             self._wandb.log(finite, step=int(step))
+        if self._mlflow is not None:
+            self._mlflow.log(int(step), finite)
 
     def _append(self, text: str) -> None:
         """Open, append, close: each line is on disk when log() returns, and no handle outlives a crash."""
@@ -87,19 +107,60 @@ class MetricsLogger:
             file.write(text)
 
     def close(self) -> None:
-        """Flush and close TensorBoard and W&B (idempotent; the JSONL file is never held open)."""
+        """Flush and close TensorBoard, W&B and MLflow (idempotent; the JSONL file is never held open)."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
         if self._wandb is not None:
             self._wandb.finish()
             self._wandb = None
+        if self._mlflow is not None:
+            self._mlflow.finish()
+            self._mlflow = None
 
     def __enter__(self) -> MetricsLogger:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _start_wandb(run_dir: Path, project: str, mode: Literal["online", "offline"]) -> Any:
+    try:
+        import wandb
+    except ImportError:
+        raise ConfigError(f"logging.wandb_project: {MISSING_TRACKER.format(package='wandb')}") from None
+    # console="off": W&B leaves sys.stdout alone (the run's output filter owns it); quiet: no banner.
+    settings = wandb.Settings(console="off", silent=True, x_disable_stats=True)
+    return wandb.init(project=project, name=run_dir.name, dir=str(run_dir), mode=mode, settings=settings)
+
+
+class _MlflowRun:
+    """One MLflow run through MlflowClient (no process-global active run, so runs side by side do not mix)."""
+
+    def __init__(self, tracking_uri: str, experiment: str, run_dir: Path) -> None:
+        try:
+            from mlflow import MlflowClient
+        except ImportError:
+            raise ConfigError(f"logging.mlflow_tracking_uri: {MISSING_TRACKER.format(package='mlflow')}") from None
+        if "://" not in tracking_uri or tracking_uri.startswith("file:"):
+            # A folder is MLflow's file store (offline, no server or database): kept, though in maintenance mode.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        found = self.client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        run = self.client.create_run(experiment_id, run_name=run_dir.name, tags={"run_dir": str(run_dir.resolve())})
+        self.run_id = run.info.run_id
+
+    def log(self, step: int, values: Mapping[str, float | int]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, float(value), now, step) for key, value in values.items()]
+        self.client.log_batch(self.run_id, metrics=metrics)
+
+    def finish(self) -> None:
+        self.client.set_terminated(self.run_id)
 
 
 def read_metrics(path: Path) -> list[dict]:
