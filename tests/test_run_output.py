@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import struct
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,14 +69,15 @@ def test_verbose_shows_everything_and_a_tty_keeps_its_colours(monkeypatch: pytes
     assert output.hidden == 0
 
 
-def read_wandb_history(run_file: Path) -> list[dict[str, str]]:
-    """The history records of an offline W&B run file: LevelDB-log framing (32 KiB blocks of records with a
-    7-byte header: crc32c, length, type) after W&B's 7-byte file header, each record a protobuf `Record`."""
+def read_wandb_history(run_file: Path) -> tuple[list[dict[str, str]], bool]:
+    """The history records of an offline W&B run file, and whether its closing `exit` record is there yet: LevelDB-log
+    framing (32 KiB blocks of records with a 7-byte header: crc32c, length, type) after W&B's 7-byte file header,
+    each record a protobuf `Record`."""
     from wandb.proto import wandb_internal_pb2
 
     data, block = run_file.read_bytes(), 32768
     assert data[:4] == b":W&B"
-    position, payload, history = 7, b"", []
+    position, payload, history, closed = 7, b"", [], False
     while position + 7 <= len(data):
         if block - position % block < 7:  # a block's tail too short for a header is padding
             position += block - position % block
@@ -89,7 +91,8 @@ def read_wandb_history(run_file: Path) -> list[dict[str, str]]:
             payload = b""
             if record.WhichOneof("record_type") == "history":
                 history.append({item.key or "/".join(item.nested_key): item.value_json for item in record.history.item})
-    return history
+            closed = closed or record.WhichOneof("record_type") == "exit"
+    return history, closed
 
 
 def test_wandb_offline_run_holds_the_logged_metrics(tmp_path: Path) -> None:
@@ -98,7 +101,11 @@ def test_wandb_offline_run_holds_the_logged_metrics(tmp_path: Path) -> None:
         log.log(0, {"eval/accuracy/en": 0.25})
         log.log(1, {"reward/mean": 0.5, "train/entropy": 1.5})
     (run_file,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
-    history = read_wandb_history(run_file)
+    deadline = time.monotonic() + 30
+    history, closed = read_wandb_history(run_file)
+    while not closed and time.monotonic() < deadline:  # W&B's own service process writes the file after finish()
+        time.sleep(0.2)
+        history, closed = read_wandb_history(run_file)
     assert [(h["_step"], h.get("reward/mean")) for h in history] == [("0", None), ("1", "0.5")]
     assert history[0]["eval/accuracy/en"] == "0.25" and history[1]["train/entropy"] == "1.5"
 
@@ -164,6 +171,7 @@ def test_on_a_terminal_the_live_display_keeps_worker_noise_out_and_the_log_gets_
         with progress.phase("generate"):
             print("(RolloutWorker pid=7) WARNING libtcmalloc is not found in LD_PRELOAD")
             print("driver: weights synced")
+            time.sleep(0.02)  # a phase shorter than 5 ms is left out of the step line
         progress.advance({"reward/mean": 0.5})
         progress.close()
     shown = strip_ansi(terminal.getvalue())

@@ -184,7 +184,8 @@ class PhaseProgress:
         done, elapsed = self.step, time.perf_counter() - self._t0
         parts = [f"step {done}/{self.total_steps}"]
         ran = [p for p in self.phases if timings[f"time/{p}_s"] >= 0.005]  # those that took no time are left out
-        parts.append(" ".join(f"{p} {_fmt_seconds(timings[f'time/{p}_s'])}" for p in ran))
+        if ran:
+            parts.append(" ".join(f"{p} {_fmt_seconds(timings[f'time/{p}_s'])}" for p in ran))
         parts.append(f"total {_fmt_seconds(timings['time/step_s'])}")
         if done - self._start_step > 0 and done < self.total_steps:
             per_step = elapsed / (done - self._start_step)
