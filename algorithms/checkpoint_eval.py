@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.runtime import Runtime
+from rlcore.chat import PromptFormatter
 from rlcore.config import RunConfig
 from rlcore.data import DataError, load_eval_rows
 from rlcore.evaluation import evaluate
@@ -26,7 +27,8 @@ def default_output(config: RunConfig, checkpoint: str) -> Path:
 
 def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path | None = None) -> dict[str, Any]:
     """Greedy held-out evaluation of `checkpoint` on the config's eval set; prints tables, writes the JSON."""
-    rows = load_eval_rows(config.data, config.run.seed)
+    prompts = PromptFormatter.for_model(config.model.path, config.data.chat_template)
+    rows = prompts.with_prompt_ids(load_eval_rows(config.data, config.run.seed))
     if not rows:
         raise DataError("no held-out rows: set data.eval_source (or use data.source=builtin:arith)")
     runtime = Runtime(config, total_optimizer_steps=0, policy_path=resolve_model_path(checkpoint), roles=("rollout",))
