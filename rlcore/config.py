@@ -91,6 +91,9 @@ class DataSection(Section):
         "row has it).",
     )
     system_key: str = Field("system", description="File rows: an optional system-prompt column.")
+    system_prompt: str | None = Field(
+        None, description="File rows: the system prompt of rows that have none of their own; None = no system turn."
+    )
     chat_template: str = Field(
         "auto",
         description="auto: the tokenizer's chat template (add_generation_prompt) when it has one; none: the plain "

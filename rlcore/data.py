@@ -97,6 +97,7 @@ def _normalize(row: dict, data: DataSection, source: str, line: int) -> dict[str
     system = row.get(data.system_key)
     if system is not None and (not isinstance(system, str) or not system):
         raise DataError(f"{source}:{line}: {data.system_key!r} must be a non-empty string")
+    system = system or data.system_prompt
     out = dict(row)
     if has_messages:
         try:

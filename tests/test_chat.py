@@ -240,3 +240,11 @@ def test_malformed_conversational_pairs_name_file_and_line(tmp_path, qwen_style,
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(DataError, match=rf"pairs.jsonl:1: .*{error}"):
         load_pair_file(str(path), PromptFormatter(qwen_style, "auto"))
+
+
+def test_a_configured_system_prompt_fills_rows_without_one(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    rows = [{"prompt": "Q", "answer": "1"}, {"prompt": "R", "answer": "2", "system": "Own."}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    first, second = load_rows(str(path), "train", DataSection(system_prompt="Think."), None, 0, 1)
+    assert first["system"] == "Think." and second["system"] == "Own."
