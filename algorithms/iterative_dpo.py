@@ -109,4 +109,3 @@ class IterativeDPO(Algorithm):
         if not pairs:
             raise RuntimeError(f"iteration {iteration} made no pairs (dropped: {built.dropped}); see its generations")
         return pairs, built.metrics(seconds)
-

@@ -58,14 +58,6 @@ def plain_text(messages: Messages) -> str:
     return "\n".join(message["content"] for message in messages)
 
 
-def last_user_text(messages: Messages) -> str:
-    """The content of the last user message (the question a row asks)."""
-    for message in reversed(messages):
-        if message["role"] == "user":
-            return message["content"]
-    raise ChatError("messages have no user message")
-
-
 def row_messages(row: Mapping[str, Any]) -> Messages:
     """A prompt row's structured prompt: its `messages`, else its `prompt` as one user turn; `system` goes first."""
     messages = list(row["messages"]) if row.get("messages") else [{"role": "user", "content": row["prompt"]}]
@@ -114,7 +106,7 @@ def encode_prompt(
 
 
 def encode_rows(tokenizer: Any, rows: Sequence[Mapping[str, Any]], template: str | None) -> list[EncodedPrompt]:
-    """Token ids (and texts) of prompt rows, encoded in one batch; `template` is from `resolve_template`."""
+    """Token ids (and texts) of prompt rows; `template` is from `resolve_template` (None: plain text)."""
     if template is None:
         texts = [_plain_row_text(row) for row in rows]
     else:

@@ -79,10 +79,11 @@ class ImplicitCrossLingual(PairBuilder):
 
     def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
         cfg = self.config
-        scoring = {(row["id"], row["language"]): self.scoring_prompt(row, ctx) for row in prompts}
-        kept = [row for row in prompts if scoring[(row["id"], row["language"])] is not None]
+        found = {(row["id"], row["language"]): self.scoring_prompt(row, ctx) for row in prompts}
+        scoring = {key: prompt for key, prompt in found.items() if prompt is not None}
+        kept = [row for row in prompts if (row["id"], row["language"]) in scoring]
         samples = ctx.generate(kept, n=cfg.samples_per_prompt, temperature=cfg.temperature)
-        score_ids = {key: ctx.prompt_ids(prompt) for key, prompt in scoring.items() if prompt is not None}
+        score_ids = {key: ctx.prompt_ids(prompt) for key, prompt in scoring.items()}
         for sample in samples:
             key = (sample["id"], sample["language"])
             sample["score_prompt"], sample["score_prompt_ids"] = scoring[key]["prompt"], score_ids[key]
