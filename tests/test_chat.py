@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from rlcore.chat import ChatError, PromptFormatter, check_prompt_messages, encode_prompt, rewrite_user_turn
@@ -248,3 +249,52 @@ def test_a_configured_system_prompt_fills_rows_without_one(tmp_path):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     first, second = load_rows(str(path), "train", DataSection(system_prompt="Think."), None, 0, 1)
     assert first["system"] == "Think." and second["system"] == "Own."
+
+
+class EchoRuntime:
+    """Stands in for the workers (pure logic): records the prompt batches; every response is "ok"."""
+
+    def __init__(self):
+        self.prompts: list = []
+        self.scored: list = []
+
+    def generate(self, prompts, n, sampling=None):
+        self.prompts.append(prompts)
+        rows = prompts.with_columns(group=list(range(len(prompts)))).repeat_interleave(n)
+        texts = ["ok"] * len(rows)
+        ids = [[5] * len(text) for text in texts]
+        return rows.with_columns(response_text=texts, response_ids=ids, finish_reason=["stop"] * len(rows))
+
+    def score(self, samples):
+        self.scored.append(samples)
+        return samples.with_tensors(rewards=np.arange(len(samples), dtype=np.float32))
+
+
+def test_builders_put_their_instructions_inside_the_user_turn(tiny):
+    from algorithms.pairs import PAIR_BUILDERS, PairContext
+
+    rows = PromptFormatter(tiny, "auto").with_prompt_ids(
+        load_rows("builtin:arith", "train", DataSection(), ["en", "fr"], 0, 2)
+    )
+    by_key = {(row["id"], row["language"]): row for row in rows}
+    runtime = EchoRuntime()
+    ctx = PairContext(runtime, {}, tiny, by_key, "auto")
+    cls = PAIR_BUILDERS.get("implicit_cross_lingual")
+    french = [row for row in rows if row["language"] == "fr"]
+    cls(cls.Config(name="implicit_cross_lingual", samples_per_prompt=3), ["en", "fr"]).build(french, ctx)
+    (scored,) = runtime.scored
+    for question_id, ids in zip(scored["id"], scored["score_prompt_ids"], strict=True):
+        english = by_key[(question_id, "en")]
+        instruction = [{"role": "user", "content": "Please answer in French.\n" + english["question"]}]
+        assert ids == hf_ids(tiny, instruction)
+
+    runtime = EchoRuntime()
+    cls = PAIR_BUILDERS.get("self_refinement")
+    english = [row for row in rows if row["language"] == "en"]
+    cls(cls.Config(name="self_refinement"), ["en"]).build(english, PairContext(runtime, {}, tiny, by_key, "auto"))
+    first, reflections = runtime.prompts
+    assert first["prompt_ids"] == [row["prompt_ids"] for row in english]
+    reflection = cls.Config.model_fields["reflection_prompt"].default
+    for row, ids in zip(english, reflections["prompt_ids"], strict=True):
+        request = reflection.format(prompt=row["question"], response="ok")
+        assert ids == hf_ids(tiny, [{"role": "user", "content": request}])
