@@ -8,6 +8,7 @@ import numpy as np
 import ray
 
 from rlcore.batch import Batch, pad_sequences
+from rlcore.chat import encode_rows
 from rlcore.cluster import Worker
 from rlcore.config import ModelDtype, RolloutSection
 
@@ -65,19 +66,17 @@ class RolloutWorker(Worker):
     def generate(self, batch: Batch, n: int = 1, sampling: dict[str, Any] | None = None) -> Batch:
         """n samples per prompt: token ids, text, finish reason and sampled-token log-probabilities.
 
-        Prompts come from column `prompt_ids` (token ids, e.g. a prefix to continue) or `prompt` (text). On GPUs a
+        Prompts come from column `prompt_ids` (token ids, formatted by rlcore.chat) or `prompt` (plain text). On GPUs a
         column `seed` makes each prompt's samples reproducible on its own. Output rows are the input rows repeated n
         times, in order.
         """
         from vllm.inputs import TokensPrompt
 
         if "prompt_ids" in batch:
-            prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in batch["prompt_ids"]]
-        else:
-            prompts = [
-                TokensPrompt(prompt_token_ids=self.tokenizer.encode(text, add_special_tokens=False))
-                for text in batch["prompt"]
-            ]
+            ids = [list(prompt_ids) for prompt_ids in batch["prompt_ids"]]
+        else:  # plain text (the driver formats data rows, chat templates included, into prompt_ids)
+            ids = [encoded.ids for encoded in encode_rows(self.tokenizer, batch.rows(), template=None)]
+        prompts = [TokensPrompt(prompt_token_ids=prompt_ids) for prompt_ids in ids]
         if "seed" in batch and self.on_gpu:
             params = [self.sampling_params(n, int(seed), sampling) for seed in batch["seed"]]
         else:

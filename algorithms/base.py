@@ -17,6 +17,7 @@ from actors.runtime import Runtime
 from algorithms.checkpoint_eval import evaluate_checkpoint
 from algorithms.run_state import RunState
 from algorithms.run_summary import load_eval_report, save_eval_report, write_summary
+from rlcore.chat import PromptFormatter
 from rlcore.checkpoint import CheckpointManager
 from rlcore.config import ConfigError, NamedSection, RunConfig, save_config
 from rlcore.data import PromptSampler, Sampler, load_eval_rows, load_rows
@@ -76,10 +77,12 @@ class Algorithm(RunState, ABC):
         """One training step; returns its metrics."""
 
     def load_data(self) -> None:
+        """Training and held-out rows, each with the `prompt_ids` every worker uses (rlcore.chat formats them)."""
         data, seed = self.config.data, self.config.run.seed
+        self.prompts = PromptFormatter.for_model(self.config.model.path, data.chat_template)
         rows = load_rows(data.source, "train", data, data.train_languages, seed, data.num_train_questions)
-        self.sampler = self.make_sampler(rows)
-        self.eval_rows = load_eval_rows(data)
+        self.sampler = self.make_sampler(self.prompts.with_prompt_ids(rows))
+        self.eval_rows = self.prompts.with_prompt_ids(load_eval_rows(data))
 
     def make_sampler(self, rows: list[dict[str, Any]]) -> Sampler:  # an algorithm may choose or regroup the rows
         return PromptSampler(rows, self.config.run.seed, self.config.data.shuffle)

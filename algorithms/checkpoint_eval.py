@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.runtime import Runtime
+from rlcore.chat import PromptFormatter
 from rlcore.config import ConfigError, RunConfig
 from rlcore.data import DataError, load_eval_rows
 from rlcore.evaluation import evaluate
@@ -41,7 +42,8 @@ def evaluate_checkpoint(config: RunConfig, checkpoint: str, output: str | Path |
     run directory unless `output` says where) and its absolute path. Greedy decoding is deterministic, so one
     evaluation is the result; the 95% intervals in its metrics measure the sampling of questions."""
     path = report_path(config, checkpoint, output)
-    rows = load_eval_rows(config.data)
+    prompts = PromptFormatter.for_model(config.model.path, config.data.chat_template)
+    rows = prompts.with_prompt_ids(load_eval_rows(config.data))
     if not rows:
         raise DataError("no held-out rows: set data.eval_source (or use data.source=builtin:arith)")
     runtime = Runtime(config, total_optimizer_steps=0, policy_path=resolve_model_path(checkpoint), roles=("rollout",))

@@ -14,7 +14,6 @@ inside an iteration with the same pairs; offline DPO on a pair file (`pair_file`
 from __future__ import annotations
 
 import time
-from functools import cached_property
 from typing import Any
 
 from algorithms.base import ALGORITHMS, Algorithm
@@ -25,7 +24,6 @@ from rlcore.batch import Batch
 from rlcore.config import RunConfig
 from rlcore.data import PromptSampler
 from rlcore.iteration_store import IterationStore
-from rlcore.modeling import load_tokenizer
 from rlcore.pair_files import load_pair_file
 
 
@@ -94,11 +92,13 @@ class IterativeDPO(Algorithm):
         """Generate with π_t, annotate and pair (or read the pair file), add the reference log-probs, store them."""
         started, cfg = time.perf_counter(), self.cfg
         if cfg.pair_file:  # offline DPO
-            built = BuildResult(load_pair_file(cfg.pair_file, self.tokenizer), [])
+            built = BuildResult(load_pair_file(cfg.pair_file, self.prompts), [])
         else:
             prompts = self.sampler.next_batch(cfg.prompts_per_iteration)
             sampling = {"temperature": cfg.temperature} if cfg.temperature is not None else {}
-            ctx = PairContext(self.runtime, sampling, self.tokenizer, self.rows_by_key)
+            ctx = PairContext(
+                self.runtime, sampling, self.prompts.tokenizer, self.rows_by_key, self.config.data.chat_template
+            )
             with self.phase("generate"):
                 built = self.builder.build(prompts, ctx).without_identical()
         with self.phase("reference"):
@@ -109,7 +109,3 @@ class IterativeDPO(Algorithm):
         if not pairs:
             raise RuntimeError(f"iteration {iteration} made no pairs (dropped: {built.dropped}); see its generations")
         return pairs, built.metrics(seconds)
-
-    @cached_property
-    def tokenizer(self):
-        return load_tokenizer(self.runtime.base_model_path)

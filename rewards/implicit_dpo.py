@@ -1,8 +1,9 @@
 """Implicit DPO reward (Rafailov et al. 2023 §5; used by Implicit Cross-Lingual Rewarding, Yang et al. 2025):
 r(x, y) = logπ_dpo(y|x) − logπ_ref(y|x), with β omitted because rankings do not depend on it.
 
-The prompt scored is the sample's `score_prompt` column when present (e.g. the English instruction for a response
-in another language), else its `prompt`; the response is the sample's own token ids.
+The prompt scored is the sample's `score_prompt_ids` column when present (e.g. the English instruction for a response
+in another language, formatted by the pair builder), else its `prompt_ids`; the response is the sample's own token
+ids. Both were made with the policy's tokenizer and chat template (rlcore.chat), which the two scoring models share.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import Field
 
 from rewards.base import Reward, RewardConfig
 from rlcore.batch import Batch
-from rlcore.modeling import batch_logprobs, load_causal_lm, load_tokenizer, resolve_model_path, torch_device
+from rlcore.modeling import batch_logprobs, load_causal_lm, resolve_model_path, torch_device
 from rlcore.registry import REWARDS
 
 
@@ -37,13 +38,12 @@ class ImplicitDPO(Reward):
         self.device = torch_device()
         self.policy = load_causal_lm(resolve_model_path(config.model), config.dtype).to(self.device).eval()
         self.reference = load_causal_lm(resolve_model_path(config.reference), config.dtype).to(self.device).eval()
-        self.tokenizer = load_tokenizer(resolve_model_path(config.reference))
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         batch = Batch.from_rows(
             [
                 {
-                    "prompt_ids": self.tokenizer.encode(s.get("score_prompt") or s["prompt"], add_special_tokens=False),
+                    "prompt_ids": list(s.get("score_prompt_ids") or s["prompt_ids"]),
                     "response_ids": list(s["response_ids"]),
                 }
                 for s in samples

@@ -104,10 +104,24 @@ class DataSection(Section):
     id_key: str = Field(
         "id", description="File rows: the question id column (same id = same question in every language)."
     )
+    messages_key: str = Field(
+        "messages",
+        description="File rows: the column holding an OpenAI-style message list (used instead of prompt_key when a "
+        "row has it).",
+    )
+    system_key: str = Field("system", description="File rows: an optional system-prompt column.")
+    system_prompt: str | None = Field(
+        None, description="File rows: the system prompt of rows that have none of their own; None = no system turn."
+    )
+    chat_template: str = Field(
+        "auto",
+        description="auto: the tokenizer's chat template (add_generation_prompt) when it has one; none: the plain "
+        "prompt text; or the path of a Jinja template file.",
+    )
     prompt_template: str | None = Field(
         None,
-        description="File rows only: the prompt text is put in place of {prompt} (e.g. a chat template); "
-        "None = the prompt as it is.",
+        description="File rows with a plain prompt: its text is put in place of {prompt} (e.g. 'Question: "
+        "{prompt}'), before any chat template; None = the prompt as it is.",
     )
     shuffle: bool = Field(True, description="Shuffle the training prompts (seeded by run.seed); False = file order.")
 

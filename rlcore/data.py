@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rlcore.chat import ChatError, check_prompt_messages, plain_text, row_messages
 from rlcore.config import DataSection
 
 BUILTIN_DATA = "builtin:arith"
@@ -29,7 +30,9 @@ def load_rows(
         unknown = sorted(set(languages) - set(LANGUAGES))
         if unknown:
             raise DataError(f"the builtin world has no language(s) {unknown}; it has {list(LANGUAGES)}")
-        return to_records(generate_problems(split, num_per_language, languages, seed=seed))
+        records = to_records(generate_problems(split, num_per_language, languages, seed=seed))
+        # Under a chat template the question is the user turn (the tiny model's template adds the newline).
+        return [{**record, "messages": [{"role": "user", "content": record["question"]}]} for record in records]
     rows = [_normalize(row, data, source, line) for line, row in read_records(Path(source))]
     if languages:
         rows = [row for row in rows if row["language"] in set(languages)]
@@ -82,17 +85,35 @@ def read_records(path: Path):
 
 
 def _normalize(row: dict, data: DataSection, source: str, line: int) -> dict[str, Any]:
-    missing = [key for key in (data.prompt_key, data.answer_key) if key not in row]
+    """A file row as a prompt row: `prompt` (plain text) and, for a message-list row, `messages` (system included)."""
+    has_messages = data.messages_key in row
+    missing = [key for key in (data.answer_key,) if key not in row]
+    if not has_messages and data.prompt_key not in row:
+        missing.insert(0, data.prompt_key)
     if missing:
         raise DataError(
-            f"{source}:{line}: row lacks {missing} (has {sorted(row)}); set data.prompt_key / "
-            f"data.answer_key if the columns are named differently"
+            f"{source}:{line}: row lacks {missing} (has {sorted(row)}); set data.prompt_key (or data.messages_key) "
+            f"/ data.answer_key if the columns are named differently"
         )
-    if not isinstance(row[data.prompt_key], str) or not row[data.prompt_key]:
-        raise DataError(f"{source}:{line}: {data.prompt_key!r} must be a non-empty string")
+    system = row.get(data.system_key)
+    if system is not None and (not isinstance(system, str) or not system):
+        raise DataError(f"{source}:{line}: {data.system_key!r} must be a non-empty string")
+    system = system or data.system_prompt
     out = dict(row)
-    prompt = row[data.prompt_key]
-    out["prompt"] = data.prompt_template.replace("{prompt}", prompt) if data.prompt_template else prompt
+    if has_messages:
+        try:
+            messages = check_prompt_messages(row[data.messages_key], repr(data.messages_key))
+        except ChatError as error:
+            raise DataError(f"{source}:{line}: {error}") from None
+        out["messages"] = row_messages({"messages": messages, "system": system})
+        out["prompt"] = plain_text(out["messages"])
+    else:
+        prompt = row[data.prompt_key]
+        if not isinstance(prompt, str) or not prompt:
+            raise DataError(f"{source}:{line}: {data.prompt_key!r} must be a non-empty string")
+        out["prompt"] = data.prompt_template.replace("{prompt}", prompt) if data.prompt_template else prompt
+        if system is not None:
+            out["system"] = system
     out["answer"] = str(row[data.answer_key])
     out["language"] = str(row.get(data.language_key, "en"))
     out["id"] = str(row.get(data.id_key, f"row-{line}"))

@@ -105,8 +105,9 @@ def test_policy_translation_pairs_and_implicit_dpo_reward_on_workers(ray_cluster
         samples = runtime.generate(Batch.from_rows(rows), n=2)
         # French answers are scored against the English instruction, English ones against their own prompt.
         samples = samples.with_columns(
-            score_prompt=[
-                english[i] if lang != "en" else "" for i, lang in zip(samples["id"], samples["language"], strict=True)
+            score_prompt_ids=[
+                tokenizer.encode(english[i], add_special_tokens=False) if lang != "en" else []
+                for i, lang in zip(samples["id"], samples["language"], strict=True)
             ]
         )
         scored = runtime.score(samples)
@@ -119,7 +120,10 @@ def test_policy_translation_pairs_and_implicit_dpo_reward_on_workers(ray_cluster
     for record in translations:
         source = "English" if record["language"] == "fr" else "French"
         target = "French" if record["language"] == "fr" else "English"
-        prompt = builder.config.translate_prompt.format(source=source, target=target, text=record["source"])
+        request = builder.config.translate_prompt.format(source=source, target=target, text=record["source"])
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": request}], add_generation_prompt=True, tokenize=False
+        )
         assert record["translation"] == greedy_text(policy, tokenizer, prompt, max_new_tokens=24)
     assert built.pairs and len(built.pairs) + built.dropped["translation_failed"] == 4
     for pair in built.pairs:
@@ -130,7 +134,7 @@ def test_policy_translation_pairs_and_implicit_dpo_reward_on_workers(ray_cluster
     dpo, reference = load_causal_lm_eval(dpo_model), load_causal_lm_eval(tiny_model_path)
     expected = []
     for sample in samples.rows():
-        prompt_ids = tokenizer.encode(sample["score_prompt"] or sample["prompt"], add_special_tokens=False)
+        prompt_ids = list(sample["score_prompt_ids"] or sample["prompt_ids"])
         response_ids = list(sample["response_ids"])
         expected.append(
             sequence_logprob(dpo, prompt_ids, response_ids) - sequence_logprob(reference, prompt_ids, response_ids)

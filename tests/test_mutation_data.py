@@ -43,8 +43,8 @@ def test_normalize_errors_name_source_line_and_keys():
     with pytest.raises(DataError) as error:
         _normalize({"z": 1, "b": 2}, data, "f.jsonl", 3)
     assert str(error.value) == (
-        "f.jsonl:3: row lacks ['q', 'a'] (has ['b', 'z']); set data.prompt_key / data.answer_key if the columns "
-        "are named differently"
+        "f.jsonl:3: row lacks ['q', 'a'] (has ['b', 'z']); set data.prompt_key (or data.messages_key) / "
+        "data.answer_key if the columns are named differently"
     )
     with pytest.raises(DataError, match=r"^f.jsonl:5: row lacks \['a'\]"):
         _normalize({"q": "x"}, data, "f.jsonl", 5)

@@ -71,7 +71,8 @@ def test_pair_context_generates_prompt_columns_with_merged_sampling():
     samples = ctx.generate(rows, 2, temperature=0.0)
     batch, n, sampling = runtime.generated[0]
     assert n == 2 and sampling == {"temperature": 0.0, "top_p": 0.9}
-    assert sorted(batch.columns) == ["id", "n", "ok", "prompt", "x"]  # nested structures stay behind
+    assert sorted(batch.columns) == ["id", "n", "ok", "prompt", "prompt_ids", "x"]  # nested structures stay behind
+    assert batch["prompt_ids"] == [[ord("p")]]  # formatted here (no chat template: the plain text)
     assert [s["response_text"] for s in samples] == ["r0", "r1"] and samples[0]["id"] == "q"
     assert ctx.generate([], 2) == [] and len(runtime.generated) == 1
 

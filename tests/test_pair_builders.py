@@ -9,6 +9,7 @@ import pytest
 
 from algorithms.pairs import PAIR_BUILDERS
 from algorithms.pairs.implicit_cross_lingual import length_control_alpha, select_pair
+from rlcore.chat import PromptFormatter
 from rlcore.data import DataError
 from rlcore.pair_files import load_pair_file
 from rlcore.world.translate import translate_solution
@@ -44,6 +45,9 @@ class ScriptedContext:
 
     def token_ids(self, text):
         return [ord(c) for c in text] + [2]
+
+    def prompt_ids(self, row):
+        return [len(row["prompt"])]
 
 
 def build(name, prompts, ctx, languages=("en",), **config):
@@ -164,7 +168,7 @@ def test_pair_file_errors_name_file_and_line(tmp_path):
     path = tmp_path / "pairs.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps({"prompt": "p", "chosen": "c"}) + "\n")
     with pytest.raises(DataError, match=r"pairs.jsonl:2: \['rejected'\] must be non-empty"):
-        load_pair_file(str(path), Tokenizer())
+        load_pair_file(str(path), PromptFormatter(Tokenizer(), "none"))
     path.write_text(json.dumps(good) + "\n")
-    (pair,) = load_pair_file(str(path), Tokenizer())
+    (pair,) = load_pair_file(str(path), PromptFormatter(Tokenizer(), "none"))
     assert pair["chosen_ids"] == [ord("c"), 2] and pair["prompt_ids"] == [ord("p")] and pair["id"] == "line-1"

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from rlcore.batch import Batch
+from rlcore.chat import PromptFormatter, response_ids
 from rlcore.config import ConfigError, NamedSection
 
 
@@ -25,20 +26,34 @@ class PairBuilderConfig(NamedSection):
 
 @dataclass
 class PairContext:
-    """What a builder may use: the run's workers, the sampling settings and a tokenizer for texts it writes."""
+    """What a builder may use: the run's workers, the sampling settings and the prompt formatting of the run.
+
+    Prompt rows without `prompt_ids` are formatted here (rlcore.chat, `chat_template`) before they go to the
+    workers; with no tokenizer (hand-made runtimes in examples) they go as text."""
 
     runtime: Any
     sampling: dict[str, Any]
     tokenizer: Any
     rows_by_key: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (id, language) -> row
+    chat_template: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.prompts = PromptFormatter(self.tokenizer, self.chat_template) if self.tokenizer is not None else None
 
     def generate(self, rows: Sequence[dict[str, Any]], n: int, **sampling: Any) -> list[dict[str, Any]]:
         """n samples per row from the current policy, as dicts (row keys + prompt_ids, response_ids, text...)."""
         if not rows:
             return []
-        batch = Batch.from_rows([_prompt_only(row) for row in rows])
-        samples = self.runtime.generate(batch, n=n, sampling={**self.sampling, **sampling})
+        prompts = [_prompt_only(row) for row in rows]
+        if self.prompts is not None:
+            prompts = self.prompts.with_prompt_ids(prompts)
+        samples = self.runtime.generate(Batch.from_rows(prompts), n=n, sampling={**self.sampling, **sampling})
         return samples.rows()
+
+    def prompt_ids(self, row: dict[str, Any]) -> list[int]:
+        """The token ids of a prompt row (e.g. one whose user turn a builder rewrote), formatted as for generation."""
+        assert self.prompts is not None, "PairContext needs a tokenizer to encode prompts"
+        return self.prompts.with_prompt_ids([row])[0]["prompt_ids"]
 
     def score(self, samples: list[dict[str, Any]]) -> np.ndarray:
         """The run's reward for each sample (failed scorings get the reward's failure_score)."""
@@ -49,12 +64,17 @@ class PairContext:
 
     def token_ids(self, text: str) -> list[int]:
         """Response token ids of a text the policy did not generate token by token (e.g. a translation), + EOS."""
-        return [*self.tokenizer.encode(text, add_special_tokens=False), self.tokenizer.eos_token_id]
+        return response_ids(self.tokenizer, text)
 
 
 def _prompt_only(row: dict[str, Any]) -> dict[str, Any]:
-    """The columns a prompt row carries into generation (no nested structures such as world solution steps)."""
-    return {key: value for key, value in row.items() if isinstance(value, (str, int, float, bool))}
+    """The columns a prompt row carries into generation: plain values, its prompt ids and its message list (no
+    other nested structures such as world solution steps)."""
+    return {
+        key: value
+        for key, value in row.items()
+        if isinstance(value, (str, int, float, bool)) or key in ("prompt_ids", "messages")
+    }
 
 
 def response(sample: dict[str, Any]) -> dict[str, Any]:

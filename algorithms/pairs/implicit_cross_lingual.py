@@ -2,9 +2,9 @@
 responses in any language against the *English* instruction, r(x, y) = logπ_dpo(y|x_en) − logπ_ref(y|x_en).
 
 The reward itself is the `implicit_dpo` reward (rewards/implicit_dpo.py), hosted by the run's reward workers; this
-builder samples n responses per prompt, asks for r on the scoring prompt (an instruction prefix asking for an
-answer in L, then x_en), applies per-language length control r' = r − α·len_chars(y) with α chosen on a grid to
-balance chosen and rejected lengths, and pairs argmax r' with argmin r'.
+builder samples n responses per prompt, asks for r on the scoring prompt (x_en's user turn with an instruction
+asking for an answer in L put in front), applies per-language length control r' = r − α·len_chars(y) with α chosen
+on a grid to balance chosen and rejected lengths, and pairs argmax r' with argmin r'.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from algorithms.pairs.base import (
     response,
 )
 from algorithms.pairs.language_names import LANGUAGE_NAMES
+from rlcore.chat import rewrite_user_turn
 from rlcore.registry import PAIR_BUILDERS
 
 
@@ -65,24 +66,27 @@ class ImplicitCrossLingual(PairBuilder):
     Config = ImplicitCrossLingualConfig
     config: ImplicitCrossLingualConfig
 
-    def scoring_prompt(self, row: dict[str, Any], ctx: PairContext) -> str | None:
+    def scoring_prompt(self, row: dict[str, Any], ctx: PairContext) -> dict[str, Any] | None:
+        """x_en as a prompt row; for a response in another language the answer-in-L instruction is put in front of
+        the English question inside the user turn."""
         english = ctx.rows_by_key.get((row["id"], self.config.english))
         if english is None:
             return None
         if row["language"] == self.config.english:
-            return english["prompt"]
-        return (
-            self.config.answer_in_prefix.format(language=LANGUAGE_NAMES.get(row["language"], row["language"]))
-            + english["prompt"]
-        )
+            return english
+        language = LANGUAGE_NAMES.get(row["language"], row["language"])
+        return rewrite_user_turn(english, lambda text: self.config.answer_in_prefix.format(language=language) + text)
 
     def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
         cfg = self.config
-        scoring = {(row["id"], row["language"]): self.scoring_prompt(row, ctx) for row in prompts}
-        kept = [row for row in prompts if scoring[(row["id"], row["language"])] is not None]
+        found = {(row["id"], row["language"]): self.scoring_prompt(row, ctx) for row in prompts}
+        scoring = {key: prompt for key, prompt in found.items() if prompt is not None}
+        kept = [row for row in prompts if (row["id"], row["language"]) in scoring]
         samples = ctx.generate(kept, n=cfg.samples_per_prompt, temperature=cfg.temperature)
+        score_ids = {key: ctx.prompt_ids(prompt) for key, prompt in scoring.items()}
         for sample in samples:
-            sample["score_prompt"] = scoring[(sample["id"], sample["language"])]
+            key = (sample["id"], sample["language"])
+            sample["score_prompt"], sample["score_prompt_ids"] = scoring[key]["prompt"], score_ids[key]
         rewards = ctx.score(samples)
         groups: dict[int, list[int]] = defaultdict(list)
         for index, sample in enumerate(samples):

@@ -7,6 +7,7 @@ where a reward exists, e.g. the embedded world's math reward); without it every 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field
@@ -20,6 +21,7 @@ from algorithms.pairs.base import (
     make_pair,
     response,
 )
+from rlcore.chat import rewrite_user_turn
 from rlcore.registry import PAIR_BUILDERS
 
 
@@ -27,7 +29,8 @@ class SelfRefinementConfig(PairBuilderConfig):
     reflection_prompt: str = Field(
         "{prompt}{response}\n\nReflect on the answer above: consider the user's situation and needs, check each "
         "step, and write an improved answer.\n",
-        description="Formats {prompt} and {response}; the policy's continuation is the refinement.",
+        description="Formats {prompt} (the user's text) and {response}; written in the user turn, the policy's "
+        "reply is the refinement.",
     )
     require_improvement: bool = Field(False, description="Keep only refinements the reward scores higher.")
 
@@ -37,22 +40,25 @@ class SelfRefinement(PairBuilder):
     Config = SelfRefinementConfig
     config: SelfRefinementConfig
 
+    def reflection_row(self, sample: dict[str, Any]) -> dict[str, Any]:
+        """The reflection request on a sample, written inside the user turn of its prompt."""
+        return rewrite_user_turn(
+            _row_of(sample), _reflection_text(self.config.reflection_prompt, sample["response_text"])
+        )
+
     def build(self, prompts: list[dict[str, Any]], ctx: PairContext) -> BuildResult:
         originals = ctx.generate(prompts, n=self.config.samples_per_prompt)
-        reflections = [
-            {
-                **_row_of(sample),
-                "prompt": self.config.reflection_prompt.format(
-                    prompt=sample["prompt"], response=sample["response_text"]
-                ),
-            }
-            for sample in originals
-        ]
+        reflections = [self.reflection_row(sample) for sample in originals]
         refinements = ctx.generate(reflections, n=1)
         scored = self.config.require_improvement
         original_scores = ctx.score(originals) if scored else [None] * len(originals)
         refined_scores = (
-            ctx.score([{**r, "prompt": o["prompt"]} for o, r in zip(originals, refinements, strict=True)])
+            ctx.score(
+                [
+                    {**r, "prompt": o["prompt"], "prompt_ids": o["prompt_ids"]}
+                    for o, r in zip(originals, refinements, strict=True)
+                ]
+            )
             if scored
             else [None] * len(originals)
         )
@@ -71,6 +77,10 @@ class SelfRefinement(PairBuilder):
                 meta = {"chosen_score": float(after), "rejected_score": float(before)} if scored else {}
                 pairs.append(make_pair(original, original["prompt_ids"], response(refined), response(original), **meta))
         return BuildResult(pairs, generations, dropped)
+
+
+def _reflection_text(template: str, response_text: str) -> Callable[[str], str]:
+    return lambda user_text: template.format(prompt=user_text, response=response_text)
 
 
 def _row_of(sample: dict[str, Any]) -> dict[str, Any]:

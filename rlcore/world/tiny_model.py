@@ -108,8 +108,18 @@ def build_tiny_model(cache_dir: Path | None = None, force: bool = False) -> Path
 # ---------------------------------------------------------------------------------------------------- building
 
 
+# The chat template of the tiny model: a user (or system) turn is its text and a newline, so that one user turn is
+# exactly the prompt the model was trained on (question + "\n"); an assistant turn is its text and EOS.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}{{- message['content'] + eos_token -}}"
+    "{%- else -%}{{- message['content'] + '\\n' -}}{%- endif -%}"
+    "{%- endfor -%}"
+)
+
+
 def _train_tokenizer(out_dir: Path):
-    """Byte-level BPE on task text of every language; no BOS/EOS added on encode."""
+    """Byte-level BPE on task text of every language; no BOS/EOS added on encode; the tiny chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -131,6 +141,7 @@ def _train_tokenizer(out_dir: Path):
     hf_tok = PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", padding_side="right"
     )
+    hf_tok.chat_template = CHAT_TEMPLATE
     hf_tok.save_pretrained(out_dir)
     return hf_tok
 
