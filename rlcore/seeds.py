@@ -7,9 +7,8 @@ accuracy from the start to the end of each seed's run and across seeds:
   how much training itself varies;
 - a paired bootstrap 95% interval over questions of the seed-averaged change (`questions_*`): how much the
   chosen held-out questions matter. `significant` is this interval excluding zero; `seeds_significant` the t one.
-  Questions are matched across seeds by id. With the builtin world the held-out set is drawn with `run.seed`, so
-  each seed has its own questions under the same ids; the interval is then over question slots (each slot the
-  mean of independent questions), which is as valid, but the spread across seeds includes question sampling.
+  Questions are matched across seeds by id; the builtin world draws its held-out set with `data.eval_seed`, not
+  `run.seed`, so every seed answers the same questions and the spread across seeds is training's alone.
 A seed whose run already has summary.json is not trained again (delete its folder to redo it).
 """
 
