@@ -9,7 +9,7 @@ export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast mutation model bench bench-dpo clean
+.PHONY: figures figures-data lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast mutation model bench bench-dpo clean
 
 install: $(STAMP)
 
@@ -82,6 +82,20 @@ bench: install
 
 bench-dpo: install
 	$(PY) benchmarks/dpo_throughput.py
+
+# Every figure in README.md and docs/ is a block rendered from benchmarks/results/ (a test checks they match).
+figures: install
+	$(PY) benchmarks/figures.py
+
+# Re-measure every figure (about an hour and a half on 2 cores): the demos over three seeds, each benchmark three
+# times; then render. Results land in benchmarks/results/ with the date and the machine.
+figures-data: install
+	$(VENV)/bin/rlcore train configs/demo_grpo.yaml "run.seeds=[1,2,3]" run.output_dir=runs/figures
+	$(PY) benchmarks/collect_demo.py demo_grpo runs/figures/demo_grpo "make demo"
+	$(VENV)/bin/rlcore train configs/demo_dpo_language_imbalance.yaml "run.seeds=[1,2,3]" run.output_dir=runs/figures
+	$(PY) benchmarks/collect_demo.py demo_dpo runs/figures/demo_dpo_language_imbalance "make demo-dpo"
+	for i in 1 2 3; do $(PY) benchmarks/rollout_throughput.py --reps 5 && $(PY) benchmarks/dpo_throughput.py || exit 1; done
+	$(PY) benchmarks/figures.py
 
 # docs/config.md: the reference of every config key, generated from the config classes (tests check it is current).
 .PHONY: config-docs

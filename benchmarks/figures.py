@@ -14,11 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.machine import one_line
+from rlcore.stats import wilson_interval
+from rlcore.world.tiny_model import tiny_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -80,7 +83,81 @@ def dpo_throughput() -> str:
     )
 
 
+def _pts(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def demo_changes(name: str) -> str:
+    """The held-out accuracy before and after a multi-seed demo, with every interval, from results/demo/NAME.json."""
+    result = json.loads((RESULTS / "demo" / f"{name}.json").read_text())
+    seeds, initial, changes = result["seeds"], result["initial"], result["changes"]
+    lines = [
+        "| language | initial [95%] | final, mean of seeds (range) | change, mean of seeds | 95% over seeds (t) "
+        "| 95% over questions (paired) | significant |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for lang, change in changes.items():
+        if lang in initial:
+            start = initial[lang]
+            before = f"{100 * start['accuracy']:.1f} [{100 * start['low']:.1f}, {100 * start['high']:.1f}]"
+            finals = [result["final"][str(s)][lang]["accuracy"] for s in seeds]
+            after = f"{100 * statistics.mean(finals):.1f} ({_spread([100 * f for f in finals], '{:.1f}')})"
+        else:  # a mean over languages: the paired comparison defines it
+            before, after = "", ""
+        seeds_ci = (
+            "-" if change["seeds_low"] is None else f"[{_pts(change['seeds_low'])}, {_pts(change['seeds_high'])}]"
+        )
+        questions_ci = f"[{_pts(change['questions_low'])}, {_pts(change['questions_high'])}]"
+        mark = "**yes**" if change["significant"] else "no"
+        mark += " (seeds too)" if change["seeds_significant"] else ""
+        lines.append(
+            f"| {lang} | {before} | {after} | **{_pts(change['mean'])}** | {seeds_ci} | {questions_ci} | {mark} |"
+        )
+    minutes = [seconds / 60 for seconds in result["seconds"].values()]
+    n = next(iter(initial.values()))["n"]
+    return "\n".join(lines) + (
+        f"\n\nPoints of held-out accuracy (greedy, {n} questions per language, the same questions for every seed). "
+        f"`{result['command']}`: seeds {', '.join(map(str, seeds))}, {_spread(minutes, '{:.0f}')} min a seed; "
+        f"{result['machine']['date']}, on {one_line(result['machine'])}. "
+        "Significant: the paired interval over questions excludes zero; (seeds too): so does the one over seeds.\n"
+    )
+
+
+def demo_step_time() -> str:
+    """The GRPO demo's median step time per phase, from results/demo/demo_grpo.json."""
+    result = json.loads((RESULTS / "demo" / "demo_grpo.json").read_text())
+    per_seed = result["step_seconds"].values()
+    phases = [p for p in next(iter(per_seed)) if p != "step" and any(s[p] >= 0.005 for s in per_seed)]
+    cells = [_spread([s[p] for s in per_seed]) + " s" for p in ["step", *phases]]
+    return (
+        "| step | " + " | ".join(phases) + " |\n|" + "---|" * (len(phases) + 1) + "\n| " + " | ".join(cells) + " |\n\n"
+        f"Median seconds per GRPO step of `make demo` (8 prompts × 8 samples, steps without evaluation or checkpoint), "
+        f"range over seeds {', '.join(map(str, result['seeds']))}; {result['machine']['date']}, on "
+        f"{one_line(result['machine'])}.\n"
+    )
+
+
+def tiny_model() -> str:
+    """The shipped tiny model's held-out accuracy, from its world card."""
+    card = json.loads((tiny_model_path() / "world_card.json").read_text())
+    n, accuracy = card["eval"]["per_language"], card["eval"]["accuracy"]
+    cells = []
+    for value in accuracy.values():
+        interval = wilson_interval(round(value * n), n)
+        cells.append(f"{100 * value:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}]")
+    return (
+        "| " + " | ".join(accuracy) + " |\n|" + "---|" * len(accuracy) + "\n| " + " | ".join(cells) + " |\n\n"
+        f"Greedy accuracy in % [95% Wilson interval] on {n} held-out problems per language (transformers generate, "
+        f"at build time: `rlcore/world/models/{card['name']}/world_card.json`); {card['parameters']:,} parameters, "
+        f"{card['sft']['steps']} SFT steps, weights SHA-256 {card['weights_sha256'][:12]}….\n"
+    )
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "tiny-model": tiny_model,
+    "demo-grpo": lambda: demo_changes("demo_grpo"),
+    "demo-dpo": lambda: demo_changes("demo_dpo"),
+    "demo-step-time": demo_step_time,
     "rollout-throughput": rollout_throughput,
     "dpo-throughput": dpo_throughput,
 }
