@@ -6,6 +6,7 @@ benchmarks/figures.py renders into the docs:
 RUN_DIR is the demo's run directory (its seed_<s>/ folders and aggregate.json, written by `run.seeds`). Writes
 benchmarks/results/demo/<NAME>.json: the machine, the command, the seeds, the initial accuracies with their Wilson
 intervals, each seed's final accuracies and run time, the step-time medians and the aggregate across seeds.
+For a sweep (`make sweep-demo`; RUN_DIR holds report.json) the result is the sweep's report with the machine.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def collect(run_dir: Path, command: str) -> dict[str, Any]:
     }
 
 
+def collect_sweep(run_dir: Path, command: str) -> dict[str, Any]:
+    return {"machine": describe(), "command": command, "report": json.loads((run_dir / "report.json").read_text())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the result's name, e.g. demo_grpo")
@@ -76,7 +81,9 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{args.name}.json"
-    out.write_text(json.dumps(collect(args.run_dir, args.command), indent=2) + "\n")
+    sweep = (args.run_dir / "report.json").exists()
+    result = collect_sweep(args.run_dir, args.command) if sweep else collect(args.run_dir, args.command)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 
 

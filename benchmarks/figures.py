@@ -153,7 +153,30 @@ def tiny_model() -> str:
     )
 
 
+def _sweep() -> dict:
+    return json.loads((RESULTS / "demo" / "demo_parallel_rpt.json").read_text())
+
+
+def sweep_report() -> str:
+    """The parallel-language sweep's own report (algorithms/parallel_sweep), headings moved under the doc's."""
+    from algorithms.parallel_sweep.report_text import markdown
+
+    result = _sweep()
+    body = re.sub(r"^(#+) ", lambda m: "#" * (len(m[1]) + 2) + " ", markdown(result["report"]), flags=re.M)
+    return body.rstrip("\n") + (
+        f"\n\n`{result['command']}`, one seed; {result['machine']['date']}, on {one_line(result['machine'])}.\n"
+    )
+
+
+def sweep_findings() -> str:
+    result = _sweep()
+    lines = [f"- {line}" for line in result["report"]["findings"]]
+    return "\n".join(lines) + f"\n\n(`{result['command']}`, one seed, {result['machine']['date']}.)\n"
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "parallel-rpt-sweep": sweep_report,
+    "parallel-rpt-findings": sweep_findings,
     "tiny-model": tiny_model,
     "demo-grpo": lambda: demo_changes("demo_grpo"),
     "demo-dpo": lambda: demo_changes("demo_dpo"),
