@@ -15,8 +15,8 @@ TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16":
 
 
 def resolve_model_path(path: str) -> str:
-    """`builtin:tiny-arith` -> the shipped tiny model; a run directory -> its newest complete checkpoint; otherwise a
-    local model directory."""
+    """`builtin:tiny-arith` -> the shipped tiny model; a run directory -> its newest checkpoint that matches its
+    manifest (skipping newer ones with a warning); otherwise a local model directory."""
     if path == BUILTIN_MODEL:
         from rlcore.world.tiny_model import tiny_model_path
 
