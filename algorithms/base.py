@@ -26,7 +26,7 @@ from rlcore.logging_setup import attach_log
 from rlcore.metrics.progress import PhaseProgress
 from rlcore.metrics.sinks import MetricsLogger
 from rlcore.registry import ALGORITHMS
-from rlcore.run_dir import put_back, set_aside_previous_run
+from rlcore.run_dir import forget_metrics_after, put_back, set_aside_previous_run
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmConfig"]
 
@@ -137,6 +137,8 @@ class Algorithm(RunState, ABC):
                 config, total_optimizer_steps=self.optimizer_steps(), need_reference=need_reference, policy_path=policy
             )
             start_step = CheckpointManager.restore(resume_from, self.runtime, self.sampler) if resume_from else 0
+            if config.run.resume:
+                forget_metrics_after(self.run_dir, start_step)
             self.metrics_log = MetricsLogger.from_config(self.run_dir, logs)
         except BaseException:
             if runtime is None and self._runtime is not None:

@@ -1,12 +1,15 @@
 """One run per run directory: a fresh run (`run.resume: false`) into a directory that holds an earlier run moves that
-run aside to a sibling `<name>.replaced-<timestamp>` (the convention of the iteration store's data), so nothing of
-it is appended to, pruned or resumed from; a start that fails puts it back."""
+run aside to a sibling `<name>.replaced-<timestamp>`, so nothing of it is appended to, pruned or resumed from; a start
+that fails puts it back. A resumed run forgets the metrics rows logged after the checkpoint it resumes from."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
+
+from rlcore.metrics.sinks import METRICS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +49,25 @@ def put_back(run_dir: Path, kept: Path) -> None:
     if not Path(run_dir).exists():
         Path(kept).rename(run_dir)
         log.warning("the run did not start: moved the previous run back to %s", run_dir)
+
+
+def forget_metrics_after(run_dir: Path, step: int) -> None:
+    """Drop the metrics rows of steps after `step` (all of them when `step` is 0: the run starts over), which a
+    resumed run logs again; unparsable (half-written) lines go too."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if step and (logged := _step_of(line)) is not None and logged <= step]
+    if len(kept) < len(lines):
+        staging = path.with_name(path.name + ".tmp")
+        staging.write_text("".join(kept), encoding="utf-8")
+        staging.replace(path)
+        log.info("resuming after step %d: dropped %d metrics rows logged after it", step, len(lines) - len(kept))
+
+
+def _step_of(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None

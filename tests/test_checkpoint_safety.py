@@ -12,7 +12,7 @@ import pytest
 from algorithms import build_algorithm
 from rlcore.checkpoint import MANIFEST, TRAINER_STATE, CheckpointManager, NoValidCheckpoint, problem
 from rlcore.modeling import resolve_model_path
-from rlcore.run_dir import put_back, set_aside_previous_run
+from rlcore.run_dir import forget_metrics_after, put_back, set_aside_previous_run
 from tests.conftest import tiny_run_config
 
 MODEL_FILE = "model.safetensors"
@@ -205,6 +205,7 @@ def test_a_fresh_run_never_resumes_prunes_or_appends_across_runs(tmp_path, tiny_
     assert (old / "checkpoints" / "step_5").is_dir() and (old / "metrics.jsonl").read_text().count("\n") == 1
     assert not (run_dir / "metrics.jsonl").exists() or not (run_dir / "metrics.jsonl").read_text()
     save_steps(second.checkpoints, 1)
+    (run_dir / "metrics.jsonl").write_text('{"step": 1, "x": 2}\n{"step": 2, "x": 3}\n{"step": 3, "x"')
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step_1"]  # kept, not pruned by step 5
 
     resumed = build_algorithm(tiny_run_config(tmp_path, tiny_model_path, "run.resume=true"))
@@ -215,6 +216,7 @@ def test_a_fresh_run_never_resumes_prunes_or_appends_across_runs(tmp_path, tiny_
         assert resumed.start(runtime) == 1 and runtime.restored == [run_dir / "checkpoints" / "step_1"]
     resumed.metrics_log.close()
     assert f"skipping checkpoint {run_dir / 'checkpoints' / 'step_2'}: model.safetensors" in caplog.text
+    assert (run_dir / "metrics.jsonl").read_text() == '{"step": 1, "x": 2}\n'  # step 2 is trained and logged again
 
 
 def test_a_failed_fresh_start_puts_the_previous_run_back(tmp_path, tiny_model_path):
@@ -226,3 +228,11 @@ def test_a_failed_fresh_start_puts_the_previous_run_back(tmp_path, tiny_model_pa
     with pytest.raises(ValueError, match="bad data"):
         broken.start(FilesRuntime())
     assert (config.run_dir / "summary.json").exists() and not list(tmp_path.glob("run.replaced-*"))
+
+
+def test_a_resume_from_scratch_forgets_every_metrics_row(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 0}\n{"step": 1}\n')
+    forget_metrics_after(tmp_path, 1)
+    assert (tmp_path / "metrics.jsonl").read_text() == '{"step": 0}\n{"step": 1}\n'
+    forget_metrics_after(tmp_path, 0)  # no checkpoint to resume from: the run starts over
+    assert (tmp_path / "metrics.jsonl").read_text() == ""
