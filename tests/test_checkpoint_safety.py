@@ -131,6 +131,8 @@ def test_no_valid_checkpoint_is_one_clear_error(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="no valid checkpoint"):  # the CLI prints it as one line
         resolve_model_path(str(tmp_path))
+    with pytest.raises(NoValidCheckpoint, match=f"checkpoint {manager.path(1)} is damaged: model.safetensors has 100"):
+        resolve_model_path(str(manager.path(1)))  # `rlcore eval checkpoint=<run>/checkpoints/step_1`
     assert CheckpointManager(tmp_path / "elsewhere", keep_last=2).latest() is None  # no checkpoints: not an error
 
 
