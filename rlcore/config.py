@@ -200,7 +200,7 @@ class CheckpointSection(Section):
     verify: Literal["hash", "size"] = Field(
         "hash",
         description="What each checkpoint's manifest records and resume checks: `hash` (sha256 of every file: catches "
-        "any corruption; reads the checkpoint once more at save and at resume, about a second per GB) or `size` (file "
+        "any corruption; reads the checkpoint once more at save and at resume, 1-2 s per GB) or `size` (file "
         "sizes only: catches truncation; for multi-GB models).",
     )
 
