@@ -26,6 +26,7 @@ from rlcore.logging_setup import attach_log
 from rlcore.metrics.progress import PhaseProgress
 from rlcore.metrics.sinks import MetricsLogger
 from rlcore.registry import ALGORITHMS
+from rlcore.run_dir import forget_metrics_after, put_back, set_aside_previous_run
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmConfig"]
 
@@ -47,7 +48,7 @@ class Algorithm(RunState, ABC):
         self.config = config
         self.cfg = config.algorithm
         self.run_dir = config.run_dir
-        self.checkpoints = CheckpointManager(self.run_dir, config.checkpoint.keep_last)
+        self.checkpoints = CheckpointManager(self.run_dir, config.checkpoint.keep_last, config.checkpoint.verify)
         self.eval_rows: list[dict[str, Any]] = []
         self.round, self.round_steps = 0, range(0)  # the current round (iteration) and the numbers of its steps
         self.first_eval: dict[str, float] = {}
@@ -121,8 +122,10 @@ class Algorithm(RunState, ABC):
 
     def start(self, runtime: Runtime | None) -> int:
         """Run directory, data, workers, resume, sinks; returns the step to resume from. A start that fails
-        leaves no run directory behind unless one was there before (a previous run's is never touched)."""
+        leaves no run directory behind unless one was there before (a previous run's is never touched). A fresh run
+        (run.resume off) moves a previous run in its directory aside first, and back if the start fails."""
         config, logs = self.config, self.config.logging
+        previous = None if config.run.resume else set_aside_previous_run(self.run_dir)
         created = not self.run_dir.exists()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -134,12 +137,16 @@ class Algorithm(RunState, ABC):
                 config, total_optimizer_steps=self.optimizer_steps(), need_reference=need_reference, policy_path=policy
             )
             start_step = CheckpointManager.restore(resume_from, self.runtime, self.sampler) if resume_from else 0
+            if config.run.resume:
+                forget_metrics_after(self.run_dir, start_step)
             self.metrics_log = MetricsLogger.from_config(self.run_dir, logs)
         except BaseException:
             if runtime is None and self._runtime is not None:
                 self.runtime.shutdown()
             if created:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
+            if previous:
+                put_back(self.run_dir, previous)
             raise
         attach_log(self.run_dir)  # the terminal's full output, held in memory so far, now lives in the run directory
         self.progress = PhaseProgress(self.total_steps(), self.phases, start_step=start_step, enabled=logs.progress)

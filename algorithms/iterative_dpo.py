@@ -45,11 +45,6 @@ class IterativeDPO(Algorithm):
     def needs_reference(self) -> bool:
         return self.cfg.reference == "initial"
 
-    def load_data(self) -> None:
-        super().load_data()
-        if not self.config.run.resume:  # a fresh run never trains on an old run's pairs
-            self.store.set_aside()
-
     def make_sampler(self, rows: list[dict[str, Any]]) -> PromptSampler:
         self.rows_by_key = {(row["id"], row["language"]): row for row in rows}
         rows = [row for row in rows if row["language"] in self.builder.prompt_languages()]

@@ -197,6 +197,12 @@ class CheckpointSection(Section):
     keep_last: int = Field(2, ge=1, description="Complete checkpoints kept in the run directory; older are deleted.")
     save_optimizer: bool = Field(True, description="Save optimizer state too, so a resume continues exactly.")
     save_final: bool = Field(True, description="Checkpoint after the last step.")
+    verify: Literal["hash", "size"] = Field(
+        "hash",
+        description="What each checkpoint's manifest records and resume checks: `hash` (sha256 of every file: catches "
+        "any corruption; reads the checkpoint once more at save and at resume, 1-2 s per GB) or `size` (file "
+        "sizes only: catches truncation; for multi-GB models).",
+    )
 
 
 class LoggingSection(Section):

@@ -1,20 +1,17 @@
 """The data of an iterative run on disk: iterations/iter_<t>/{generations,pairs}.jsonl and summary.json.
 
 An iteration's files are written once, pairs last, so that pairs.jsonl exists only when the iteration's data is
-complete; a resumed run reloads them instead of generating again. A fresh run moves an older run's data aside.
+complete; a resumed run reloads them instead of generating again. A fresh run moves
+an older run's directory aside as a whole (rlcore/run_dir.py).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from pathlib import Path
 from typing import Any
 
 from rlcore.pair_files import read_jsonl, write_jsonl
-
-log = logging.getLogger(__name__)
 
 
 class IterationStore:
@@ -23,13 +20,6 @@ class IterationStore:
 
     def folder(self, iteration: int) -> Path:
         return self.root / f"iter_{iteration}"
-
-    def set_aside(self) -> None:
-        """Move an earlier run's iterations out of the way, so that a fresh run never trains on its pairs."""
-        if self.root.exists():
-            kept = self.root.with_name(f"iterations.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-            self.root.rename(kept)
-            log.warning("run.resume is off: moved the previous run's iteration data to %s", kept)
 
     def has(self, iteration: int) -> bool:
         return (self.folder(iteration) / "pairs.jsonl").exists()

@@ -15,8 +15,8 @@ TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16":
 
 
 def resolve_model_path(path: str) -> str:
-    """`builtin:tiny-arith` -> the shipped tiny model; a run directory -> its newest complete checkpoint; otherwise a
-    local model directory."""
+    """`builtin:tiny-arith` -> the shipped tiny model; a run directory -> its newest checkpoint that matches its
+    manifest (skipping newer ones with a warning); otherwise a local model directory (a checkpoint is verified)."""
     if path == BUILTIN_MODEL:
         from rlcore.world.tiny_model import tiny_model_path
 
@@ -25,13 +25,15 @@ def resolve_model_path(path: str) -> str:
         raise ValueError(f"unknown builtin model {path!r}; the only one is {BUILTIN_MODEL!r}")
     if not Path(path).is_dir():
         raise FileNotFoundError(f"model directory not found: {path} (no model hub is used; give a local path)")
-    if (Path(path) / "checkpoints").is_dir():
-        from rlcore.checkpoint import CheckpointManager
+    from rlcore.checkpoint import MANIFEST, CheckpointManager, NoValidCheckpoint, problem
 
+    if (Path(path) / "checkpoints").is_dir():
         latest = CheckpointManager(Path(path), keep_last=1).latest()
         if latest is None:
             raise FileNotFoundError(f"{path} is a run directory without a complete checkpoint")
         return str(latest)
+    if (Path(path) / MANIFEST).is_file() and (reason := problem(Path(path))):
+        raise NoValidCheckpoint(f"checkpoint {path} is damaged: {reason}")
     return path
 
 

@@ -27,13 +27,3 @@ def test_iteration_without_pairs_file_is_incomplete(tmp_path):
     assert not store.has(2) and store.num_pairs(2) is None
     with pytest.raises(FileNotFoundError, match="iteration 2"):
         store.load(2)
-
-
-def test_set_aside_moves_an_older_run_out_of_the_way(tmp_path):
-    store = IterationStore(tmp_path)
-    store.save(1, [{"prompt": "p"}], [], {})
-    store.set_aside()
-    assert not store.has(1) and not store.root.exists()
-    (kept,) = tmp_path.glob("iterations.replaced-*")
-    assert (kept / "iter_1" / "pairs.jsonl").exists()
-    store.set_aside()  # nothing to move: no error
