@@ -15,5 +15,5 @@ def test_blocks_are_rendered_in_place_and_unknown_ones_refused(monkeypatch: pyte
     new, changed = figures.render_blocks(text, "doc.md")
     assert new == "before\n<!-- figure: answer -->\n| 42 |\n<!-- /figure -->\nafter\n" and changed == ["answer"]
     assert figures.render_blocks(new, "doc.md") == (new, [])
-    with pytest.raises(SystemExit, match="doc.md: unknown figure block 'other'"):
+    with pytest.raises(SystemExit, match=r"doc\.md: unknown figure block 'other'"):
         figures.render_blocks("<!-- figure: other -->\n<!-- /figure -->", "doc.md")
