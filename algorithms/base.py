@@ -25,6 +25,7 @@ from rlcore.evaluation import evaluate
 from rlcore.logging_setup import attach_log
 from rlcore.metrics.progress import PhaseProgress
 from rlcore.metrics.sinks import MetricsLogger
+from rlcore.preflight import check_config, check_prompt_lengths
 from rlcore.registry import ALGORITHMS
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmConfig"]
@@ -81,8 +82,11 @@ class Algorithm(RunState, ABC):
         data, seed = self.config.data, self.config.run.seed
         self.prompts = PromptFormatter.for_model(self.config.model.path, data.chat_template)
         rows = load_rows(data.source, "train", data, data.train_languages, seed, data.num_train_questions)
-        self.sampler = self.make_sampler(self.prompts.with_prompt_ids(rows))
+        rows = self.prompts.with_prompt_ids(rows)
+        check_prompt_lengths(rows, self.config, data.source)
+        self.sampler = self.make_sampler(rows)
         self.eval_rows = self.prompts.with_prompt_ids(load_eval_rows(data))
+        check_prompt_lengths(self.eval_rows, self.config, data.eval_source or data.source)
 
     def make_sampler(self, rows: list[dict[str, Any]]) -> Sampler:  # an algorithm may choose or regroup the rows
         return PromptSampler(rows, self.config.run.seed, self.config.data.shuffle)
@@ -123,6 +127,7 @@ class Algorithm(RunState, ABC):
         """Run directory, data, workers, resume, sinks; returns the step to resume from. A start that fails
         leaves no run directory behind unless one was there before (a previous run's is never touched)."""
         config, logs = self.config, self.config.logging
+        check_config(config)  # what is knowable before any worker starts (rlcore.preflight)
         created = not self.run_dir.exists()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,15 @@ class ClusterSection(Section):
     call_timeout_s: float = Field(
         900.0, gt=0, description="Seconds a remote call to a worker group may take before it fails."
     )
+    connect_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds to reach `address` before the run fails with an error naming it."
+    )
+    start_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a worker group may take to be placed and start; a request that no node of a local "
+        "cluster can hold fails at once.",
+    )
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
         "PACK", description="Ray placement-group strategy of each worker group: PACK fills few nodes, SPREAD uses many."
     )
@@ -237,6 +246,10 @@ class NamedSection(Section):
         description="Registered name that selects the implementation and the rest of this section's keys."
     )
 
+    def validate_sizes(self, run: RunConfig) -> None:
+        """Raise a ConfigError when the run's batch sizes cannot work with this section (checked before the
+        cluster starts; an algorithm whose sizes must divide says so here)."""
+
 
 class RunConfig(Section):
     run: RunSection = Field(default_factory=RunSection, description="Name, output folder, seed and resume.")
@@ -304,23 +317,38 @@ def _default_reward(value: Any) -> str:
 def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Build a RunConfig from a YAML file (or dict) plus `dotted.key=value` overrides."""
     where = str(source) if isinstance(source, (str, Path)) else "config"
-    if isinstance(source, (str, Path)):
-        try:
-            data = yaml.safe_load(Path(source).read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {source}") from None
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{source}: not valid YAML: {error}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{source}: the top level must be a mapping of sections")
-    else:
-        data = dict(source or {})
+    data = _read_yaml(Path(source)) if isinstance(source, (str, Path)) else dict(source or {})
     for item in overrides:
         apply_override(data, item)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(describe_errors(where, error, data)) from None
+
+
+def _read_yaml(path: Path) -> dict:
+    """A config file's mapping; a missing, unreadable, non-UTF-8, empty or non-mapping file is a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; give the YAML config file") from None
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte {error.object[error.start]:#x}); save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; write at least `algorithm: {{name: grpo}}`")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return data
 
 
 def apply_override(data: dict, item: str) -> None:
@@ -342,14 +370,18 @@ def apply_override(data: dict, item: str) -> None:
 
 
 def describe_errors(where: str, error: ValidationError, data: dict) -> str:
-    lines = [f"{where}: invalid configuration"]
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"])
-        if item["type"] == "extra_forbidden":
-            lines.append(f"  {location}: unknown key{_suggestion(item['loc'], data)}")
-        else:
-            lines.append(f"  {location}: {item['msg']} (got {item.get('input')!r})")
-    return "\n".join(lines)
+    """One line for one problem (`file: key: what`); a header and one indented line per problem for several."""
+    problems = [_problem(item, data) for item in error.errors()]
+    if len(problems) == 1:
+        return f"{where}: {problems[0]}"
+    return "\n".join([f"{where}: invalid configuration", *(f"  {problem}" for problem in problems)])
+
+
+def _problem(item: Any, data: dict) -> str:
+    location = ".".join(str(part) for part in item["loc"])
+    if item["type"] == "extra_forbidden":
+        return f"{location}: unknown key{_suggestion(item['loc'], data)}"
+    return f"{location}: {item['msg'].removeprefix('Value error, ')} (got {item.get('input')!r})"
 
 
 def _suggestion(loc: tuple, data: dict) -> str:
