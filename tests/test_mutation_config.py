@@ -155,7 +155,7 @@ def test_suggestions_follow_the_named_algorithm_and_reward_classes():
 def test_load_config_suggests_keys_of_the_named_algorithm():
     with pytest.raises(ConfigError) as error:
         load_config({"algorithm": {"name": "iterative_dpo", "iteratons": 2}})
-    assert "  algorithm.iteratons: unknown key (did you mean 'iterations'?)" in str(error.value).splitlines()
+    assert str(error.value) == "config: algorithm.iteratons: unknown key (did you mean 'iterations'?)"
 
 
 def test_named_class_finds_config_classes_by_section():
