@@ -54,10 +54,17 @@ def init_ray(cluster: ClusterSection) -> None:
     if address:
         key = "cluster.address" if cluster.address else "$RAY_ADDRESS"
         check_reachable(address, cluster.connect_timeout_s, key)
+        # Something answers there, but maybe not Ray: Ray retries its GCS connection about once a second for this
+        # many tries (read when ray.init runs), so the configured timeout bounds that wait too.
+        wait = {"RAY_gcs_server_port_wait_time_s": str(max(1, round(cluster.connect_timeout_s)))}
         try:
-            ray.init(address=address, runtime_env=env, log_to_driver=True)
+            with _environment(wait):
+                ray.init(address=address, runtime_env=env, log_to_driver=True)
         except Exception as error:  # Ray's ConnectionError/RuntimeError/ValueError for a wrong or dead address
-            raise ClusterError(f"{key}: cannot join the Ray cluster at {address} ({_first_line(error)})") from error
+            raise ClusterError(
+                f"{key}: cannot join the Ray cluster at {address} ({_first_line(error)}); check the address, or raise "
+                f"cluster.connect_timeout_s"
+            ) from error
         _local_cluster = False
         return
     _local_cluster = True
@@ -80,9 +87,11 @@ def init_ray(cluster: ClusterSection) -> None:
 def check_reachable(address: str, timeout_s: float, key: str) -> None:
     """A TCP connection to the head's host:port within `timeout_s`, so an unreachable address fails at once rather
     than after Ray's own retries ('auto'/'local' and addresses without a port are left to Ray)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
+    bare = address.removeprefix("ray://")
+    host, _, port = bare.rpartition(":")
+    if "://" in bare or not host or not port.isdigit():  # another scheme (e.g. a dashboard URL): Ray's to judge
         return
+    host = host.strip("[]")  # an IPv6 literal
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as error:
@@ -91,6 +100,18 @@ def check_reachable(address: str, timeout_s: float, key: str) -> None:
             f"{key}: cannot reach the Ray cluster at {address} within {timeout_s:g}s ({reason}); check the address "
             f"and that its head node runs (`ray start --head`), or raise cluster.connect_timeout_s"
         ) from None
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Environment variables set for the length of the block (ones the user set are left alone)."""
+    added = {key: value for key, value in values.items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _pythonpath() -> str:

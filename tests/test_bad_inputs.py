@@ -269,12 +269,43 @@ def test_an_unexpected_exception_is_one_line_with_its_type(capsys):
 
 
 def test_an_unreachable_address_fails_within_the_connect_timeout():
+    """A head that never answers: a listening socket whose one-slot backlog is full drops further connects."""
+    import socket
+
     from rlcore.cluster import ClusterError, check_reachable
 
-    started = time.monotonic()
-    with pytest.raises(ClusterError, match=r"cluster.address: cannot reach the Ray cluster at 192.0.2.1:6379 within"):
-        check_reachable("192.0.2.1:6379", 1.0, "cluster.address")  # TEST-NET-1: routed nowhere
-    assert time.monotonic() - started < 5
+    with socket.socket() as server, socket.socket() as filler:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        filler.connect(server.getsockname())
+        started = time.monotonic()
+        with pytest.raises(
+            ClusterError, match=rf"cluster.address: cannot reach the Ray cluster at {address} within 1s"
+        ):
+            check_reachable(address, 1.0, "cluster.address")
+        assert time.monotonic() - started < 5
+    for left_to_ray in ("auto", "local", "http://127.0.0.1:8265", "headnode"):  # no host:port to probe
+        check_reachable(left_to_ray, 1.0, "cluster.address")
+
+
+def test_the_python_api_checks_before_starting_anything(tmp_path):
+    from rlcore.config import ConfigError, load_config
+    from rlcore.registry import ALGORITHMS
+
+    config = load_config(
+        None,
+        [
+            f"run.output_dir={tmp_path}",
+            "algorithm.prompts_per_step=3",
+            "algorithm.group_size=3",
+            "learner.num_workers=2",
+        ],
+    )
+    algorithm = ALGORITHMS.get("grpo")(config)
+    with pytest.raises(ConfigError, match=r"do not split into learner.num_workers"):
+        algorithm.start(None)
+    assert not config.run_dir.exists()
 
 
 @pytest.mark.integration
