@@ -62,10 +62,7 @@ class ClusterSection(Section):
         30.0, gt=0, description="Seconds to reach `address` before the run fails with an error naming it."
     )
     start_timeout_s: float = Field(
-        300.0,
-        gt=0,
-        description="Seconds a worker group may take to be placed and start; a request that no node of a local "
-        "cluster can hold fails at once.",
+        300.0, gt=0, description="Seconds to place and start a worker group (unplaceable on a local cluster: at once)."
     )
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
         "PACK", description="Ray placement-group strategy of each worker group: PACK fills few nodes, SPREAD uses many."
@@ -247,8 +244,7 @@ class NamedSection(Section):
     )
 
     def validate_sizes(self, run: RunConfig) -> None:
-        """Raise a ConfigError when the run's batch sizes cannot work with this section (checked before the
-        cluster starts; an algorithm whose sizes must divide says so here)."""
+        """Raise a ConfigError when the run's sizes cannot work (before the cluster starts); none by default."""
 
 
 class RunConfig(Section):
@@ -317,38 +313,18 @@ def _default_reward(value: Any) -> str:
 def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Build a RunConfig from a YAML file (or dict) plus `dotted.key=value` overrides."""
     where = str(source) if isinstance(source, (str, Path)) else "config"
-    data = _read_yaml(Path(source)) if isinstance(source, (str, Path)) else dict(source or {})
+    if isinstance(source, (str, Path)):
+        from rlcore.preflight import read_config_file  # the file's own checks: it imports this module
+
+        data = read_config_file(Path(source))
+    else:
+        data = dict(source or {})
     for item in overrides:
         apply_override(data, item)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(describe_errors(where, error, data)) from None
-
-
-def _read_yaml(path: Path) -> dict:
-    """A config file's mapping; a missing, unreadable, non-UTF-8, empty or non-mapping file is a ConfigError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder; give the YAML config file") from None
-    except UnicodeDecodeError as error:
-        line = error.object[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not UTF-8 text (byte {error.object[error.start]:#x}); save it as UTF-8"
-        ) from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
-    if data is None:
-        raise ConfigError(f"{path}: the file is empty; write at least `algorithm: {{name: grpo}}`")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return data
 
 
 def apply_override(data: dict, item: str) -> None:
