@@ -14,13 +14,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator
 
+from rlcore.config_file import ConfigError as ConfigError  # raised and caught as rlcore.config.ConfigError
+from rlcore.config_file import read_config_file
 from rlcore.registry import ALGORITHMS, REWARDS
 
 ModelDtype = Literal["float32", "bfloat16", "float16"]
-
-
-class ConfigError(ValueError):
-    """A configuration problem, worded for the person who wrote the config."""
 
 
 class Section(BaseModel):
@@ -313,12 +311,7 @@ def _default_reward(value: Any) -> str:
 def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Build a RunConfig from a YAML file (or dict) plus `dotted.key=value` overrides."""
     where = str(source) if isinstance(source, (str, Path)) else "config"
-    if isinstance(source, (str, Path)):
-        from rlcore.preflight import read_config_file  # the file's own checks: it imports this module
-
-        data = read_config_file(Path(source))
-    else:
-        data = dict(source or {})
+    data = read_config_file(Path(source)) if isinstance(source, (str, Path)) else dict(source or {})
     for item in overrides:
         apply_override(data, item)
     try:

@@ -1,8 +1,8 @@
 """Checks of everything knowable before a cluster starts: the model directories, context lengths, batch sizes and
 the output folder. Each failure is a ConfigError of one line naming the key (or file) and what to do.
 
-`read_config_file` checks a config file itself; `check_config` needs only the config; `check_prompt_lengths` runs
-once the prompts are tokenized (rlcore.chat)."""
+`check_config` needs only the config (rlcore.config_file checks the file itself); `check_prompt_lengths` runs once
+the prompts are tokenized (rlcore.chat)."""
 
 from __future__ import annotations
 
@@ -12,38 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rlcore.config import ConfigError, RunConfig
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "*.pt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
-
-
-def read_config_file(path: Path) -> dict:
-    """A config file's mapping; a missing, unreadable, non-UTF-8, empty or non-mapping file is a ConfigError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder; give the YAML config file") from None
-    except UnicodeDecodeError as error:
-        line = error.object[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not UTF-8 text (byte {error.object[error.start]:#x}); save it as UTF-8"
-        ) from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
-    if data is None:
-        raise ConfigError(f"{path}: the file is empty; write at least `algorithm: {{name: grpo}}`")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return data
 
 
 def check_config(config: RunConfig) -> None:
