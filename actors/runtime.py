@@ -116,6 +116,7 @@ class Runtime:
             env=actor_env(cluster.torch_threads, extra_env),
             strategy=cluster.placement_strategy,
             call_timeout_s=cluster.call_timeout_s,
+            start_timeout_s=cluster.start_timeout_s,
             init_kwargs=init_kwargs,
             uses=CALLS[name],
         )

@@ -25,6 +25,7 @@ from rlcore.evaluation import evaluate
 from rlcore.logging_setup import attach_log
 from rlcore.metrics.progress import PhaseProgress
 from rlcore.metrics.sinks import MetricsLogger
+from rlcore.preflight import check_config, check_prompt_lengths
 from rlcore.registry import ALGORITHMS
 from rlcore.run_dir import forget_metrics_after, put_back, set_aside_previous_run
 
@@ -82,8 +83,11 @@ class Algorithm(RunState, ABC):
         data, seed = self.config.data, self.config.run.seed
         self.prompts = PromptFormatter.for_model(self.config.model.path, data.chat_template)
         rows = load_rows(data.source, "train", data, data.train_languages, seed, data.num_train_questions)
-        self.sampler = self.make_sampler(self.prompts.with_prompt_ids(rows))
+        rows = self.prompts.with_prompt_ids(rows)
+        check_prompt_lengths(rows, self.config, data.source)
+        self.sampler = self.make_sampler(rows)
         self.eval_rows = self.prompts.with_prompt_ids(load_eval_rows(data))
+        check_prompt_lengths(self.eval_rows, self.config, data.eval_source or data.source)
 
     def make_sampler(self, rows: list[dict[str, Any]]) -> Sampler:  # an algorithm may choose or regroup the rows
         return PromptSampler(rows, self.config.run.seed, self.config.data.shuffle)
@@ -125,6 +129,7 @@ class Algorithm(RunState, ABC):
         leaves no run directory behind unless one was there before (a previous run's is never touched). A fresh run
         (run.resume off) moves a previous run in its directory aside first, and back if the start fails."""
         config, logs = self.config, self.config.logging
+        check_config(config)  # what is knowable before any worker starts (rlcore.preflight)
         previous = None if config.run.resume else set_aside_previous_run(self.run_dir)
         created = not self.run_dir.exists()
         try:

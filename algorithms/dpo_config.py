@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from algorithms.pairs import PAIR_BUILDERS, PairBuilderConfig
-from rlcore.config import NamedSection, validate_named
+from rlcore.config import ConfigError, NamedSection, RunConfig, validate_named
 
 
 class IterativeDPOConfig(NamedSection):  # not an AlgorithmConfig: its `steps` are per iteration and optional
@@ -39,6 +39,19 @@ class IterativeDPOConfig(NamedSection):  # not an AlgorithmConfig: its `steps` a
     epochs: int = Field(1, ge=1, description="Passes over each iteration's pairs (when steps is None).")
     pairs_per_step: int = Field(16, ge=1, description="Pairs per optimizer step, over all learner ranks.")
     temperature: float | None = Field(None, ge=0, description="Sampling temperature; None = rollout.temperature.")
+
+    def validate_sizes(self, run: RunConfig) -> None:
+        """Pair losses train a pair's two rows together, and every learner rank needs pairs in each step."""
+        if run.learner.micro_batch_size % 2:
+            raise ConfigError(
+                f"learner.micro_batch_size: DPO trains a pair's two rows together, so it must be even; "
+                f"got {run.learner.micro_batch_size}"
+            )
+        if self.pairs_per_step < run.learner.num_workers:
+            raise ConfigError(
+                f"algorithm.pairs_per_step: {self.pairs_per_step} pairs cannot feed learner.num_workers = "
+                f"{run.learner.num_workers} ranks; use at least one pair per rank"
+            )
 
     @field_validator("pair_builder", mode="before")
     @classmethod

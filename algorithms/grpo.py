@@ -11,6 +11,7 @@ from pydantic import Field
 from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
 from rlcore.advantages import ADVANTAGES, grpo_advantages
 from rlcore.batch import rows_to_batch
+from rlcore.config import ConfigError, RunConfig
 
 
 class GRPOConfig(AlgorithmConfig):
@@ -31,6 +32,16 @@ class GRPOConfig(AlgorithmConfig):
     )
     mini_batches: int = Field(1, ge=1, description="Optimizer steps per training step.")
     epochs: int = Field(1, ge=1, description="Passes over each step's samples.")
+
+    def validate_sizes(self, run: RunConfig) -> None:
+        """A step's samples (prompts × group) must split evenly over the learner ranks and the mini-batches."""
+        samples, ranks = self.prompts_per_step * self.group_size, run.learner.num_workers
+        if samples % (ranks * self.mini_batches):
+            raise ConfigError(
+                f"algorithm: prompts_per_step × group_size = {self.prompts_per_step} × {self.group_size} = {samples} "
+                f"samples do not split into learner.num_workers × algorithm.mini_batches = {ranks} × "
+                f"{self.mini_batches}; choose sizes that divide evenly"
+            )
 
 
 @ALGORITHMS.register("grpo")

@@ -41,9 +41,15 @@ class IterativeDPO(Algorithm):
         self.rows_by_key: dict[tuple[str, str], dict[str, Any]] = {}  # (id, language) -> row, in every language
         self.batches: list[Batch] = []  # the pairs of each of the iteration's steps, with reference log-probs
         self.built: dict[str, float] = {}  # metrics of building the pairs (none when they were reloaded)
+        self.offline_pairs: list[dict[str, Any]] = []  # the pair file's pairs (offline DPO)
 
     def needs_reference(self) -> bool:
         return self.cfg.reference == "initial"
+
+    def load_data(self) -> None:
+        super().load_data()
+        if self.cfg.pair_file:  # read now, so a bad row fails before any worker starts
+            self.offline_pairs = load_pair_file(self.cfg.pair_file, self.prompts)
 
     def make_sampler(self, rows: list[dict[str, Any]]) -> PromptSampler:
         self.rows_by_key = {(row["id"], row["language"]): row for row in rows}
@@ -87,7 +93,7 @@ class IterativeDPO(Algorithm):
         """Generate with π_t, annotate and pair (or read the pair file), add the reference log-probs, store them."""
         started, cfg = time.perf_counter(), self.cfg
         if cfg.pair_file:  # offline DPO
-            built = BuildResult(load_pair_file(cfg.pair_file, self.prompts), [])
+            built = BuildResult(self.offline_pairs, [])
         else:
             prompts = self.sampler.next_batch(cfg.prompts_per_iteration)
             sampling = {"temperature": cfg.temperature} if cfg.temperature is not None else {}

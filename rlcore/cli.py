@@ -7,15 +7,56 @@ import argparse
 import importlib.metadata
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
+from rlcore import preflight
 from rlcore.config import ConfigError, RunConfig, load_config
 from rlcore.logging_setup import LOG_DIR, LOG_FILE, RunOutput
 from rlcore.registry import ALGORITHMS
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every failure ends as one `error:` line and a non-zero exit; `--verbose` adds the traceback."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(argv)
+    except Exception as error:  # the boundary: whatever escapes is still one line, not a traceback
+        return report_error(error, verbose="--verbose" in argv)
+
+
+KNOWN_ERRORS = (
+    "FileNotFoundError",
+    "ConfigError",
+    "ChatError",
+    "TokenizerError",
+    "DataError",
+    "WorkerError",
+    "WorkerTimeout",
+    "WorkerDied",
+    "ClusterError",
+)
+
+
+def report_error(error: BaseException, verbose: bool, hidden_lines: int = 0) -> int:
+    """One line naming the culprit (the known errors' messages do); others get their type and a hint."""
+    if verbose:
+        traceback.print_exception(error, file=sys.stderr)
+    message = str(error) if isinstance(error, ConfigError) else " ".join(str(error).split())
+    if type(error).__name__ in KNOWN_ERRORS or isinstance(error, ConfigError):
+        line = f"error: {message}"
+    else:
+        line = f"error: {type(error).__name__}: {message[:500] or 'no message'}"
+        if not verbose:
+            line += " (rerun with --verbose for the traceback)"
+    print(line, file=sys.stderr)
+    if hidden_lines and not verbose:
+        print(f"({hidden_lines} lines of worker output were not shown: rerun with --verbose)", file=sys.stderr)
+    return 1
+
+
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rlcore", description="Ray-distributed RL post-training for LLMs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--reference", action="store_true", help="print the reference of every config key (Markdown)")
     evaluate = commands.add_parser("eval", help="multilingual evaluation of a checkpoint (rollout workers only)")
     evaluate.add_argument("config")
+    evaluate.add_argument("--verbose", action="store_true", help="show the workers' output and any traceback")
     evaluate.add_argument(
         "overrides",
         nargs="*",
@@ -48,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sweep = commands.add_parser("sweep", help="the parallel scaling-law sweep of a parallel_rpt config and its report")
     sweep.add_argument("config")
+    sweep.add_argument("--verbose", action="store_true", help="show the workers' output and any traceback")
     sweep.add_argument("overrides", nargs="*")
     sweep.add_argument(
         "--report-only",
@@ -118,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _run(args.command, config, options | {"report_only": getattr(args, "report_only", False)})
         except (DataError, FileNotFoundError, WorkerError, ConfigError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            if output.hidden and not output.verbose:
-                print(f"({output.hidden} lines of worker output were not shown: rerun with --verbose)", file=sys.stderr)
-            return 1
+            return report_error(error, output.verbose, output.hidden)
 
 
 def _version() -> str:
@@ -138,10 +178,12 @@ def _run(command: str, config: RunConfig, options: dict[str, Any]) -> int:
     """The algorithm class comes from the registry (entry points): the CLI never imports the floors above rlcore."""
     algorithm = ALGORITHMS.get(config.algorithm.name)
     if command == "eval":
+        preflight.check_lengths(config, preflight.check_model(options["checkpoint"], "checkpoint"))
         if config.run.seeds:
             print("note: rlcore eval is greedy, so seeds do not change it; run.seeds is ignored", file=sys.stderr)
         algorithm.evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
         return 0
+    preflight.check_config(config)  # before any cluster starts (Algorithm.start checks again, for the Python API)
     if command == "sweep":
         if not hasattr(algorithm, "sweep"):
             raise ConfigError(f"algorithm {config.algorithm.name!r} has no sweep; use algorithm.name=parallel_rpt")

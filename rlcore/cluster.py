@@ -6,6 +6,7 @@ import contextlib
 import difflib
 import logging
 import os
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+_local_cluster = False  # init_ray started the cluster itself (so no node will ever join it)
+
+
 class WorkerError(RuntimeError):
     """A remote call failed; the message names the actor and the call."""
 
@@ -32,19 +36,38 @@ class WorkerTimeout(WorkerError):
     pass
 
 
+class ClusterError(WorkerError):
+    """The cluster cannot be reached, or cannot hold a worker group."""
+
+
 class WorkerDied(WorkerError):
     pass
 
 
 def init_ray(cluster: ClusterSection) -> None:
     """Join the configured cluster ($RAY_ADDRESS or cluster.address), or start a local one bound to loopback."""
+    global _local_cluster
     if ray.is_initialized():
         return
     address = cluster.address or os.environ.get("RAY_ADDRESS")
     env = {"env_vars": {"PYTHONPATH": _pythonpath()}}
     if address:
-        ray.init(address=address, runtime_env=env, log_to_driver=True)
+        key = "cluster.address" if cluster.address else "$RAY_ADDRESS"
+        check_reachable(address, cluster.connect_timeout_s, key)
+        # Something answers there, but maybe not Ray: Ray retries its GCS connection about once a second for this
+        # many tries (read when ray.init runs), so the configured timeout bounds that wait too.
+        wait = {"RAY_gcs_server_port_wait_time_s": str(max(1, round(cluster.connect_timeout_s)))}
+        try:
+            with _environment(wait):
+                ray.init(address=address, runtime_env=env, log_to_driver=True)
+        except Exception as error:  # Ray's ConnectionError/RuntimeError/ValueError for a wrong or dead address
+            raise ClusterError(
+                f"{key}: cannot join the Ray cluster at {address} ({_first_line(error)}); check the address, or raise "
+                f"cluster.connect_timeout_s"
+            ) from error
+        _local_cluster = False
         return
+    _local_cluster = True
     num_cpus = cluster.num_cpus or max(8, os.cpu_count() or 1)
     # Keep a local cluster on loopback: without this Ray swaps 127.0.0.1 for the machine's interface address.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -59,6 +82,36 @@ def init_ray(cluster: ClusterSection) -> None:
         log_to_driver=True,
         configure_logging=False,
     )
+
+
+def check_reachable(address: str, timeout_s: float, key: str) -> None:
+    """A TCP connection to the head's host:port within `timeout_s`, so an unreachable address fails at once rather
+    than after Ray's own retries ('auto'/'local' and addresses without a port are left to Ray)."""
+    bare = address.removeprefix("ray://")
+    host, _, port = bare.rpartition(":")
+    if "://" in bare or not host or not port.isdigit():  # another scheme (e.g. a dashboard URL): Ray's to judge
+        return
+    host = host.strip("[]")  # an IPv6 literal
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ClusterError(
+            f"{key}: cannot reach the Ray cluster at {address} within {timeout_s:g}s ({reason}); check the address "
+            f"and that its head node runs (`ray start --head`), or raise cluster.connect_timeout_s"
+        ) from None
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Environment variables set for the length of the block (ones the user set are left alone)."""
+    added = {key: value for key, value in values.items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _pythonpath() -> str:
@@ -114,14 +167,20 @@ class WorkerGroup:
             self._check(method)
         self.call_timeout_s = call_timeout_s
         bundles = [{"CPU": num_cpus, **({"GPU": num_gpus} if num_gpus else {})} for _ in range(num_workers)]
+        asked = f"{num_workers} worker(s) with {bundles[0]} each ({strategy})"
+        if _local_cluster and not _fits(bundles, strategy):  # nothing joins a local cluster: waiting cannot help
+            raise ClusterError(
+                f"{name}: this local cluster can never place {asked}: its node has {_node_resources()}; lower "
+                f"{name}.num_workers / num_cpus / num_gpus (or raise cluster.num_cpus)"
+            )
         self.placement_group = placement_group(bundles, strategy=strategy)
         try:
             ray.get(self.placement_group.ready(), timeout=start_timeout_s)
         except GetTimeoutError:
             remove_placement_group(self.placement_group)
             raise WorkerTimeout(
-                f"{name}: the cluster could not place {num_workers} worker(s) with {bundles[0]} each within "
-                f"{start_timeout_s:.0f}s; available resources: {ray.available_resources()}"
+                f"{name}: the cluster could not place {asked} within {start_timeout_s:g}s (cluster.start_timeout_s); "
+                f"available resources: {ray.available_resources()}"
             ) from None
         remote_class: Any = ray.remote(actor_class)
         self.actors: list[Any] = [
@@ -205,6 +264,20 @@ class WorkerGroup:
                 ray.kill(actor)
         with contextlib.suppress(Exception):
             remove_placement_group(self.placement_group)
+
+
+def _fits(bundles: list[dict[str, float]], strategy: str) -> bool:
+    """Whether some alive node could hold one bundle (STRICT_PACK: all of them), free or not."""
+    needed = bundles[:1]
+    if strategy == "STRICT_PACK":
+        needed = [{key: sum(b.get(key, 0.0) for b in bundles) for key in bundles[0]}]
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    return any(all(node.get(k, 0.0) >= v for k, v in needed[0].items()) for node in nodes)
+
+
+def _node_resources() -> str:
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    return ", ".join(str({k: v for k, v in sorted(node.items()) if k in ("CPU", "GPU")}) for node in nodes)
 
 
 def _first_line(error: BaseException) -> str:

@@ -14,13 +14,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator
 
+from rlcore.config_file import ConfigError as ConfigError  # raised and caught as rlcore.config.ConfigError
+from rlcore.config_file import read_config_file
 from rlcore.registry import ALGORITHMS, REWARDS
 
 ModelDtype = Literal["float32", "bfloat16", "float16"]
-
-
-class ConfigError(ValueError):
-    """A configuration problem, worded for the person who wrote the config."""
 
 
 class Section(BaseModel):
@@ -57,6 +55,12 @@ class ClusterSection(Section):
     torch_threads: int = Field(1, ge=1, description="torch threads per actor, so actors do not fight over cores.")
     call_timeout_s: float = Field(
         900.0, gt=0, description="Seconds a remote call to a worker group may take before it fails."
+    )
+    connect_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds to reach `address` before the run fails with an error naming it."
+    )
+    start_timeout_s: float = Field(
+        300.0, gt=0, description="Seconds to place and start a worker group (unplaceable on a local cluster: at once)."
     )
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
         "PACK", description="Ray placement-group strategy of each worker group: PACK fills few nodes, SPREAD uses many."
@@ -243,6 +247,9 @@ class NamedSection(Section):
         description="Registered name that selects the implementation and the rest of this section's keys."
     )
 
+    def validate_sizes(self, run: RunConfig) -> None:
+        """Raise a ConfigError when the run's sizes cannot work (before the cluster starts); none by default."""
+
 
 class RunConfig(Section):
     run: RunSection = Field(default_factory=RunSection, description="Name, output folder, seed and resume.")
@@ -310,17 +317,7 @@ def _default_reward(value: Any) -> str:
 def load_config(source: str | Path | dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Build a RunConfig from a YAML file (or dict) plus `dotted.key=value` overrides."""
     where = str(source) if isinstance(source, (str, Path)) else "config"
-    if isinstance(source, (str, Path)):
-        try:
-            data = yaml.safe_load(Path(source).read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {source}") from None
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{source}: not valid YAML: {error}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{source}: the top level must be a mapping of sections")
-    else:
-        data = dict(source or {})
+    data = read_config_file(Path(source)) if isinstance(source, (str, Path)) else dict(source or {})
     for item in overrides:
         apply_override(data, item)
     try:
@@ -348,14 +345,18 @@ def apply_override(data: dict, item: str) -> None:
 
 
 def describe_errors(where: str, error: ValidationError, data: dict) -> str:
-    lines = [f"{where}: invalid configuration"]
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"])
-        if item["type"] == "extra_forbidden":
-            lines.append(f"  {location}: unknown key{_suggestion(item['loc'], data)}")
-        else:
-            lines.append(f"  {location}: {item['msg']} (got {item.get('input')!r})")
-    return "\n".join(lines)
+    """One line for one problem (`file: key: what`); a header and one indented line per problem for several."""
+    problems = [_problem(item, data) for item in error.errors()]
+    if len(problems) == 1:
+        return f"{where}: {problems[0]}"
+    return "\n".join([f"{where}: invalid configuration", *(f"  {problem}" for problem in problems)])
+
+
+def _problem(item: Any, data: dict) -> str:
+    location = ".".join(str(part) for part in item["loc"])
+    if item["type"] == "extra_forbidden":
+        return f"{location}: unknown key{_suggestion(item['loc'], data)}"
+    return f"{location}: {item['msg'].removeprefix('Value error, ')} (got {item.get('input')!r})"
 
 
 def _suggestion(loc: tuple, data: dict) -> str:

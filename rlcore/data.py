@@ -55,33 +55,57 @@ def read_records(path: Path):
     if not path.exists():
         raise DataError(f"data source not found: {path}")
     if path.suffix in (".jsonl", ".json") and path.is_file():
-        with path.open(encoding="utf-8") as handle:
-            if path.suffix == ".json":
-                rows = json.load(handle)
-                yield from enumerate(rows, start=1)
-                return
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-                yield number, row
+        yield from _read_json(path)
         return
     import datasets
 
-    if path.suffix == ".parquet":
-        table = datasets.load_dataset("parquet", data_files=str(path), split="train")
+    if path.suffix == ".parquet" and path.is_file():
+        try:
+            table = datasets.load_dataset("parquet", data_files=str(path), split="train")
+        except Exception as error:  # pyarrow's and datasets' own errors for a damaged file
+            raise DataError(f"{path}: not a readable Parquet file ({type(error).__name__}: {error})") from None
     elif path.is_dir():
+        if not (path / "dataset_info.json").is_file() and not (path / "dataset_dict.json").is_file():
+            raise DataError(f"{path}: a folder that is not a saved `datasets` dataset (no dataset_info.json)")
         table = datasets.load_from_disk(str(path))
         if isinstance(table, datasets.DatasetDict):
             table = table["train"]
     else:
         raise DataError(f"{path}: unsupported data format (use .jsonl, .json, .parquet or a datasets directory)")
     yield from enumerate(table, start=1)
+
+
+def _read_json(path: Path):
+    """(line, row) pairs of a JSONL file, or (index, row) of a JSON list; bytes that are not UTF-8 are a DataError
+    naming the line."""
+    with path.open("rb") as handle:
+        if path.suffix == ".json":
+            try:
+                rows = json.loads(handle.read().decode("utf-8"))
+            except UnicodeDecodeError as error:
+                raise DataError(f"{path}: not UTF-8 text (byte offset {error.start}); save it as UTF-8") from None
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+            if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                raise DataError(f"{path}: a .json data file must hold a list of objects (or use JSONL)")
+            yield from enumerate(rows, start=1)
+            return
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"{path}:{number}: not UTF-8 text (byte {raw[error.start]:#x}); save it as UTF-8"
+                ) from None
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            yield number, row
 
 
 def _normalize(row: dict, data: DataSection, source: str, line: int) -> dict[str, Any]:

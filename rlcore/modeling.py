@@ -50,7 +50,15 @@ def load_causal_lm(
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path)
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, TypeError) as error:  # missing or damaged tokenizer files
+        detail = " ".join(str(error).split())[:300]
+        raise TokenizerError(f"{path}: its tokenizer does not load ({type(error).__name__}: {detail})") from None
+
+
+class TokenizerError(ValueError):
+    """A model folder whose tokenizer cannot be loaded."""
 
 
 def torch_device() -> torch.device:

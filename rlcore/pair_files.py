@@ -36,6 +36,8 @@ def load_pair_file(path: str, prompts: PromptFormatter) -> list[dict[str, Any]]:
     prompt implicit, chosen/rejected whole conversations sharing it). Prompts are formatted like every prompt of the
     run (rlcore.chat); each response gets EOS after it."""
     source = Path(path)
+    if not source.exists():
+        raise DataError(f"algorithm.pair_file: not found: {source}")
     pairs = []
     for number, row in read_records(source):
         try:
