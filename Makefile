@@ -87,8 +87,8 @@ bench-dpo: install
 figures: install
 	$(PY) benchmarks/figures.py
 
-# Re-measure every figure (about an hour and a half on 2 cores): the demos over three seeds, each benchmark three
-# times; then render. Results land in benchmarks/results/ with the date and the machine.
+# Re-measure every figure: the demos over three seeds, each benchmark three times (over an hour on 2 cores); then
+# render. Results land in benchmarks/results/ with the date and the machine.
 figures-data: install
 	$(VENV)/bin/rlcore train configs/demo_grpo.yaml "run.seeds=[1,2,3]" run.output_dir=runs/figures
 	$(PY) benchmarks/collect_demo.py demo_grpo runs/figures/demo_grpo "make demo"

@@ -93,7 +93,7 @@ def demo_changes(name: str) -> str:
     seeds, initial, changes = result["seeds"], result["initial"], result["changes"]
     lines = [
         "| language | initial [95%] | final, mean of seeds (range) | change, mean of seeds | 95% over seeds (t) "
-        "| 95% over questions (paired) | significant |",
+        "| 95% over questions (paired) | significant: questions / seeds |",
         "|---|---|---|---|---|---|---|",
     ]
     for lang, change in changes.items():
@@ -108,8 +108,7 @@ def demo_changes(name: str) -> str:
             "-" if change["seeds_low"] is None else f"[{_pts(change['seeds_low'])}, {_pts(change['seeds_high'])}]"
         )
         questions_ci = f"[{_pts(change['questions_low'])}, {_pts(change['questions_high'])}]"
-        mark = "**yes**" if change["significant"] else "no"
-        mark += " (seeds too)" if change["seeds_significant"] else ""
+        mark = f"{'**yes**' if change['significant'] else 'no'} / {'**yes**' if change['seeds_significant'] else 'no'}"
         lines.append(
             f"| {lang} | {before} | {after} | **{_pts(change['mean'])}** | {seeds_ci} | {questions_ci} | {mark} |"
         )
@@ -119,7 +118,7 @@ def demo_changes(name: str) -> str:
         f"\n\nPoints of held-out accuracy (greedy, {n} questions per language, the same questions for every seed). "
         f"`{result['command']}`: seeds {', '.join(map(str, seeds))}, {_spread(minutes, '{:.0f}')} min a seed; "
         f"{result['machine']['date']}, on {one_line(result['machine'])}. "
-        "Significant: the paired interval over questions excludes zero; (seeds too): so does the one over seeds.\n"
+        "Significant: that interval excludes zero.\n"
     )
 
 

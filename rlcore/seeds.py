@@ -28,7 +28,14 @@ from rlcore.registry import ALGORITHMS
 from rlcore.stats import paired_bootstrap_interval, seed_spread
 
 Graded = Mapping[str, Mapping[str, int]]
-COLUMNS = ["language", "mean change", "min..max", "t 95% (seeds)", "paired 95% (questions)", "significant"]
+COLUMNS = [
+    "language",
+    "mean change",
+    "min..max",
+    "t 95% (seeds)",
+    "paired 95% (questions)",
+    "significant (questions / seeds)",
+]
 
 
 def seed_config(config: RunConfig, seed: int) -> RunConfig:
@@ -126,9 +133,8 @@ def aggregate_rows(changes: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
         questions_ci = (
             f"[{100 * c['questions_low']:+.1f}, {100 * c['questions_high']:+.1f}]" if "questions_low" in c else "-"
         )
-        mark = {True: "yes", False: "no", None: "-"}[c["significant"]] + (
-            " (seeds too)" if c["seeds_significant"] else ""
-        )
+        marks = {True: "yes", False: "no", None: "-"}
+        mark = f"{marks[c['significant']]} / {marks[c['seeds_significant']]}"
         rows.append(
             [
                 name,

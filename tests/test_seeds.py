@@ -51,8 +51,8 @@ def test_aggregate_over_seeds(tmp_path, capsys):
     assert de["mean"] == 0 and de["std"] == 0 and not de["significant"]
     assert aggregate["changes"]["mean"]["mean"] == pytest.approx((22 / 40 + 0.025) / 3)
     rows = {row[0]: row for row in aggregate_rows(aggregate["changes"])}
-    assert rows["en"][1] == "+55.0 pts" and rows["en"][2] == "+50.0..+60.0" and rows["en"][5] == "yes (seeds too)"
-    assert rows["fr"][5] == "no"
+    assert rows["en"][1] == "+55.0 pts" and rows["en"][2] == "+50.0..+60.0" and rows["en"][5] == "yes / yes"
+    assert rows["fr"][5] == "no / no"
     out = capsys.readouterr().out
     assert "over 3 seeds [1, 2, 3]" in out and f"aggregate: {(tmp_path / 'aggregate.json').resolve()}" in out
 
