@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+from rlcore.bounded import BoundedPool, shared_pool
 
 # Languages that write 3,5 for three and a half and group thousands with a dot or a (narrow no-break) space:
 # fr (1 234,5), de (1.234,5), es (1.234,5; RAE: 1 234,5), it (1.234,5), pt (1.234,5 in Brazil; 1 234,5 in Portugal).
@@ -53,6 +57,8 @@ ANNOUNCEMENTS: tuple[str, ...] = (
 )
 
 MATH_VERIFY_TIMEOUT_S = 5  # per parse and per comparison (math-verify's own signal-based timeouts)
+GRADING_TIMEOUT_S = 15.0  # per answer in grade_answers: the process is killed when math-verify's own limit fails
+ANSWERS_PER_CALL = 16  # answers graded per call to a worker process: pickling and a round trip are paid per call
 
 
 def math_verify_timeout() -> int | None:
@@ -186,6 +192,34 @@ def is_correct(response_text: str, gold: str, language: str | None = None) -> bo
 def grade_answer(answer: str | None, gold: str, language: str | None = None) -> bool:
     """is_correct for an answer already extracted with final_answer (None: the response stated none)."""
     return answer is not None and answers_match(answer, str(gold), language)
+
+
+def grade_answers(
+    answers: Sequence[str | None],
+    golds: Sequence[Any],
+    languages: Sequence[str | None],
+    timeout_s: float = GRADING_TIMEOUT_S,
+    pool: BoundedPool | None = None,
+) -> list[bool]:
+    """grade_answer for many answers in worker processes (rlcore.bounded), so that no answer can hang the caller: a
+    batch of ANSWERS_PER_CALL that overruns is graded again answer by answer, and an answer that overruns timeout_s
+    on its own is graded wrong."""
+    pool = pool or shared_pool()
+    rows = [(answer, str(gold), language) for answer, gold, language in zip(answers, golds, languages, strict=True)]
+    starts = range(0, len(rows), ANSWERS_PER_CALL)
+    batches = pool.run([(_grade_rows, (rows[i : i + ANSWERS_PER_CALL],)) for i in starts], timeout_s)
+    grades: list[bool | None] = []
+    for outcome, start in zip(batches, starts, strict=True):
+        size = len(rows[start : start + ANSWERS_PER_CALL])
+        grades += outcome if isinstance(outcome, list) else [None] * size
+    retry = [i for i, grade in enumerate(grades) if grade is None]
+    for i, outcome in zip(retry, pool.run([(_grade_rows, ([rows[i]],)) for i in retry], timeout_s), strict=True):
+        grades[i] = isinstance(outcome, list) and outcome[0]
+    return [bool(grade) for grade in grades]
+
+
+def _grade_rows(rows: list[tuple[str | None, str, str | None]]) -> list[bool]:
+    return [grade_answer(*row) for row in rows]
 
 
 def normalize_answer(answer: str | None, language: str | None = None) -> str | None:
