@@ -24,11 +24,17 @@ class Reward(ABC):
     """Subclass, set `Config`, implement `score`, and register with `@REWARDS.register("name")`.
 
     `score` receives plain sample dicts (the Batch's columns: prompt, response_text, answer, language, ...) and
-    returns one float per sample. Rule rewards run in the reward worker's process; model rewards load their
-    engine in `__init__`. Errors and timeouts are handled per sample by the RewardWorker.
+    returns one float per sample. Errors and timeouts are handled per sample by the RewardWorker. A reward with
+    `runs_in_subprocess` (rule and function rewards, whose CPU-bound work a thread could not stop) is rebuilt from
+    its config in the worker's scoring processes and scored there, so that a call past timeout_s is killed; model
+    rewards (their engine loads in `__init__`) and remote rewards (network-bound, with their own timeouts) keep the
+    default and run in the reward worker's process.
     """
 
     Config: ClassVar[type[RewardConfig]] = RewardConfig
+    runs_in_subprocess: ClassVar[bool] = False
+    # Samples per scoring call; None: the whole batch in one call (a function may look at the batch as a whole).
+    samples_per_call: ClassVar[int | None] = None
 
     def __init__(self, config: RewardConfig):
         self.config = config
@@ -41,3 +47,14 @@ class Reward(ABC):
     @abstractmethod
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         """One score per sample, in order."""
+
+
+_built: dict[tuple[type[Reward], str], Reward] = {}  # per scoring process: each reward is built once
+
+
+def score_in_process(cls: type[Reward], config: RewardConfig, samples: list[dict[str, Any]]) -> list[float]:
+    """`cls(config).score(samples)` in a scoring process (rlcore.bounded), the reward built on first use."""
+    key = (cls, config.model_dump_json())
+    if key not in _built:
+        _built[key] = cls(config)
+    return _built[key].score(samples)
