@@ -12,7 +12,7 @@ import numpy as np
 
 from rewards.base import Reward, score_in_process
 from rlcore.batch import Batch
-from rlcore.bounded import BoundedPool, CallFailed
+from rlcore.bounded import BoundedPool, CallFailed, in_groups
 from rlcore.cluster import Worker
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,10 @@ class RewardWorker(Worker):
         self.config = cls.Config.model_validate(reward)
         self.reward = cls(self.config)
         self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reward")
-        in_processes = any(part.runs_in_subprocess for _, _, part in self.reward.components())
+        modules = {type(part).__module__ for _, _, part in self.reward.components() if part.runs_in_subprocess}
         # Two processes at least, so that one sample running into its deadline does not stall the rest.
-        self.processes = BoundedPool(max(2, math.ceil(self.config.num_cpus))) if in_processes else None
+        processes = max(2, math.ceil(self.config.num_cpus))
+        self.processes = BoundedPool(processes, ("rlcore.grading", *sorted(modules))) if modules else None
 
     def score(self, batch: Batch) -> Batch:
         """Tensor `rewards` [B], the weighted sum of the reward's parts, plus `reward_failed` [B] (1 where a part
@@ -77,36 +78,23 @@ class RewardWorker(Worker):
     def _score_isolated(self, reward: Reward, samples: Samples) -> tuple[np.ndarray, np.ndarray]:
         """Scores and failure flags of one reward; the samples of a call that fails are scored again one by one."""
         config = reward.config
-        size = reward.samples_per_call or max(1, len(samples))
-        starts = range(0, len(samples), size)
-        scores: list[float | None] = []
-        for start, outcome in zip(starts, self._calls(reward, [samples[i : i + size] for i in starts]), strict=True):
-            if isinstance(outcome, BaseException):
-                count = len(samples[start : start + size])
-                log.warning(
-                    "reward %s failed on a batch of %d (%s); scoring samples one by one",
-                    config.name,
-                    count,
-                    _describe(outcome),
-                )
-                scores += [None] * count
-            else:
-                scores += outcome
-        retry = [i for i, score in enumerate(scores) if score is None]
-        for i, outcome in zip(retry, self._calls(reward, [[samples[i]] for i in retry]), strict=True):
+        outcomes = in_groups(
+            lambda groups: self._calls(reward, groups), samples, reward.samples_per_call or len(samples)
+        )
+        scores, failed = [], []
+        for sample, outcome in zip(samples, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 log.warning(
                     "reward %s: sample %s scored %s: %s",
                     config.name,
-                    samples[i].get("id", "?"),
+                    sample.get("id", "?"),
                     config.failure_score,
                     _describe(outcome),
                 )
-            else:
-                scores[i] = outcome[0]
-        failed = [score is None or not math.isfinite(score) for score in scores]
-        final = [config.failure_score if bad else score for score, bad in zip(scores, failed, strict=True)]
-        return np.asarray(final, np.float64), np.asarray(failed, np.float64)
+            ok = not isinstance(outcome, BaseException) and math.isfinite(outcome)
+            scores.append(outcome if ok else config.failure_score)
+            failed.append(0.0 if ok else 1.0)
+        return np.asarray(scores, np.float64), np.asarray(failed, np.float64)
 
 
 def _checked(outcome: Any, expected: int) -> list[float] | BaseException:

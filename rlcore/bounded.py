@@ -15,7 +15,9 @@ The reward worker (rule and function rewards) and held-out evaluation (rlcore.gr
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
+import math
 import multiprocessing
 import threading
 import time
@@ -23,11 +25,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+START_TIMEOUT_S = 300.0  # for a new process to import its modules (slow on a loaded machine)
 
 
 class CallFailed(Exception):
@@ -46,13 +51,17 @@ class BoundedPool:
         # copy a held lock into the child; spawn would re-import sympy for every replacement.
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(list(preload))
+        self._preload = tuple(preload)  # imported again in each process, in case the forkserver was started without
         self._lock = threading.Lock()
         self._workers = [self._start() for _ in range(processes)]
+        self._ready = [False] * processes  # a process says when it has imported `preload`; deadlines start after
         atexit.register(self.close)
 
     def _start(self) -> tuple[BaseProcess, Connection]:
         parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child_end,), daemon=True, name="rlcore-bounded")
+        process = self._context.Process(
+            target=_serve, args=(child_end, self._preload), daemon=True, name="rlcore-bounded"
+        )
         process.start()
         child_end.close()  # the child's end lives in the child only: its death reads as EOF here
         return process, parent_end
@@ -72,7 +81,8 @@ class BoundedPool:
     def _run(self, calls: Sequence[Call], timeout_s: float) -> list[Any]:
         outcomes: list[Any] = [None] * len(calls)
         pending = deque(range(len(calls)))
-        idle = deque(range(len(self._workers)))
+        idle = deque(worker for worker, ready in enumerate(self._ready) if ready)
+        starting = {self._workers[w][1]: w for w, ready in enumerate(self._ready) if not ready}
         busy: dict[Connection, tuple[int, int, float]] = {}  # connection -> (worker, call, deadline)
         while pending or busy:
             while pending and idle:
@@ -85,33 +95,53 @@ class BoundedPool:
                     idle.append(worker)
                     continue
                 busy[connection] = (worker, index, time.monotonic() + timeout_s)
-            if not busy:
-                continue
-            next_deadline = min(deadline for _, _, deadline in busy.values())
-            for connection in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
-                worker, index, _ = busy.pop(connection)  # type: ignore[call-overload]
+            if not busy and not pending:
+                break
+            next_deadline = min((deadline for _, _, deadline in busy.values()), default=math.inf)
+            wait_s = min(next_deadline - time.monotonic(), START_TIMEOUT_S)
+            ready = wait([*busy, *starting], timeout=max(0.0, wait_s))
+            if not ready and not busy:
+                raise RuntimeError(f"no worker process started within {START_TIMEOUT_S:g}s")
+            for end in ready:
+                assert isinstance(end, Connection)  # wait returns the objects it was given
+                if end in starting:
+                    idle.append(self._started(starting.pop(end)))
+                    continue
+                worker, index, _ = busy.pop(end)
                 try:
-                    ok, value = connection.recv()  # type: ignore[union-attr]
+                    ok, value = end.recv()
                     outcomes[index] = value if ok else CallFailed(value)
+                    idle.append(worker)
                 except (EOFError, OSError):  # the process died (out of memory, a crash in C code)
                     outcomes[index] = CallFailed("the worker process died")
-                    self._replace(worker)
-                idle.append(worker)
+                    starting[self._replace(worker)] = worker
             now = time.monotonic()
             for connection, (worker, index, deadline) in list(busy.items()):
                 if deadline <= now:
                     del busy[connection]
                     outcomes[index] = CallFailed(f"timed out after {timeout_s:g}s", timed_out=True)
-                    self._replace(worker)
-                    idle.append(worker)
+                    starting[self._replace(worker)] = worker
         return outcomes
 
-    def _replace(self, worker: int) -> None:
+    def _started(self, worker: int) -> int:
+        """Reads a starting process's greeting: it is ready, or it could not import `preload` (raised here)."""
+        try:
+            ok, message = self._workers[worker][1].recv()
+        except (EOFError, OSError):
+            ok, message = False, "it exited"
+        if not ok:
+            raise RuntimeError(f"a worker process failed to start: {message}")
+        self._ready[worker] = True
+        return worker
+
+    def _replace(self, worker: int) -> Connection:
         process, connection = self._workers[worker]
         process.kill()
         process.join(5)
         connection.close()
         self._workers[worker] = self._start()
+        self._ready[worker] = False
+        return self._workers[worker][1]
 
     def close(self) -> None:
         """Ends the worker processes (idle ones exit on their own when their pipe closes)."""
@@ -126,8 +156,15 @@ class BoundedPool:
         atexit.unregister(self.close)
 
 
-def _serve(connection: Connection) -> None:
-    """A worker process: run calls until the parent closes the pipe."""
+def _serve(connection: Connection, preload: Sequence[str]) -> None:
+    """A worker process: import `preload`, say so, then run calls until the parent closes the pipe."""
+    try:
+        for module in preload:
+            importlib.import_module(module)
+    except Exception as error:
+        connection.send((False, f"importing {module}: {type(error).__name__}: {error}"))
+        return
+    connection.send((True, "ready"))
     while True:
         try:
             function, arguments = connection.recv()
@@ -141,6 +178,28 @@ def _serve(connection: Connection) -> None:
             connection.send(reply)
         except Exception as error:  # a result that does not pickle
             connection.send((False, f"cannot return the result: {type(error).__name__}: {error}"))
+
+
+_AGAIN = object()  # an item whose group failed
+
+
+def in_groups(
+    run: Callable[[list[list[Item]]], Sequence[Sequence[Result] | BaseException]],
+    items: Sequence[Item],
+    per_call: int,
+) -> list[Result | BaseException]:
+    """Each item's result, or the error that kept it from one: `run` takes groups of up to per_call items (one
+    call each, e.g. to BoundedPool.run) and gives each group's results or an error; the items of a group that failed
+    go again one per call, so that one bad item costs only its own result (and a second deadline)."""
+    starts = range(0, len(items), max(1, per_call))
+    groups = [list(items[start : start + per_call]) for start in starts]
+    results: list[Any] = []
+    for group, outcome in zip(groups, run(groups), strict=True):
+        results += [_AGAIN] * len(group) if isinstance(outcome, BaseException) else list(outcome)
+    retry = [i for i, result in enumerate(results) if result is _AGAIN]
+    for i, outcome in zip(retry, run([[items[i]] for i in retry]), strict=True):
+        results[i] = outcome if isinstance(outcome, BaseException) else outcome[0]
+    return results
 
 
 _shared: BoundedPool | None = None

@@ -16,7 +16,7 @@ from typing import Any
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-from rlcore.bounded import BoundedPool, shared_pool
+from rlcore.bounded import BoundedPool, in_groups, shared_pool
 
 # Languages that write 3,5 for three and a half and group thousands with a dot or a (narrow no-break) space:
 # fr (1 234,5), de (1.234,5), es (1.234,5; RAE: 1 234,5), it (1.234,5), pt (1.234,5 in Brazil; 1 234,5 in Portugal).
@@ -198,24 +198,20 @@ def grade_answers(
     answers: Sequence[str | None],
     golds: Sequence[Any],
     languages: Sequence[str | None],
-    timeout_s: float = GRADING_TIMEOUT_S,
+    timeout_s: float | None = None,
     pool: BoundedPool | None = None,
 ) -> list[bool]:
     """grade_answer for many answers in worker processes (rlcore.bounded), so that no answer can hang the caller: a
     batch of ANSWERS_PER_CALL that overruns is graded again answer by answer, and an answer that overruns timeout_s
-    on its own is graded wrong."""
+    on its own (default GRADING_TIMEOUT_S) is graded wrong."""
     pool = pool or shared_pool()
+    timeout_s = timeout_s or GRADING_TIMEOUT_S
     rows = [(answer, str(gold), language) for answer, gold, language in zip(answers, golds, languages, strict=True)]
-    starts = range(0, len(rows), ANSWERS_PER_CALL)
-    batches = pool.run([(_grade_rows, (rows[i : i + ANSWERS_PER_CALL],)) for i in starts], timeout_s)
-    grades: list[bool | None] = []
-    for outcome, start in zip(batches, starts, strict=True):
-        size = len(rows[start : start + ANSWERS_PER_CALL])
-        grades += outcome if isinstance(outcome, list) else [None] * size
-    retry = [i for i, grade in enumerate(grades) if grade is None]
-    for i, outcome in zip(retry, pool.run([(_grade_rows, ([rows[i]],)) for i in retry], timeout_s), strict=True):
-        grades[i] = isinstance(outcome, list) and outcome[0]
-    return [bool(grade) for grade in grades]
+
+    def run(groups: list[list[tuple[str | None, str, str | None]]]) -> list[Any]:
+        return pool.run([(_grade_rows, (group,)) for group in groups], timeout_s)
+
+    return [grade is True for grade in in_groups(run, rows, ANSWERS_PER_CALL)]
 
 
 def _grade_rows(rows: list[tuple[str | None, str, str | None]]) -> list[bool]:
