@@ -27,7 +27,7 @@ class MathReward(Reward):
     Config = MathConfig
     config: MathConfig
     runs_in_subprocess = True  # sympy can hang in C code past any signal: only a killed process stops it
-    samples_per_call = 16
+    samples_per_call = 32
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         scores = []
@@ -56,7 +56,7 @@ class FormatReward(Reward):
 
     Config = RewardConfig
     runs_in_subprocess = True
-    samples_per_call = 16
+    samples_per_call = 32
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         return [format_score(sample) for sample in samples]

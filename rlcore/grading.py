@@ -58,7 +58,7 @@ ANNOUNCEMENTS: tuple[str, ...] = (
 
 MATH_VERIFY_TIMEOUT_S = 5  # per parse and per comparison (math-verify's own signal-based timeouts)
 GRADING_TIMEOUT_S = 15.0  # per answer in grade_answers: the process is killed when math-verify's own limit fails
-ANSWERS_PER_CALL = 16  # answers graded per call to a worker process: pickling and a round trip are paid per call
+ANSWERS_PER_CALL = 32  # answers graded per call to a worker process: pickling and a round trip are paid per call
 
 
 def math_verify_timeout() -> int | None:
