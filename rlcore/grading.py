@@ -204,18 +204,44 @@ def grade_answers(
     """grade_answer for many answers in worker processes (rlcore.bounded), so that no answer can hang the caller: a
     batch of ANSWERS_PER_CALL that overruns is graded again answer by answer, and an answer that overruns timeout_s
     on its own (default GRADING_TIMEOUT_S) is graded wrong."""
-    pool = pool or shared_pool()
-    timeout_s = timeout_s or GRADING_TIMEOUT_S
-    rows = [(answer, str(gold), language) for answer, gold, language in zip(answers, golds, languages, strict=True)]
+    rows = list(zip(answers, [str(gold) for gold in golds], languages, strict=True))
+    return [grade is True for grade in _bounded(_grade_rows, rows, timeout_s, pool)]
 
-    def run(groups: list[list[tuple[str | None, str, str | None]]]) -> list[Any]:
-        return pool.run([(_grade_rows, (group,)) for group in groups], timeout_s)
 
-    return [grade is True for grade in in_groups(run, rows, ANSWERS_PER_CALL)]
+def normalize_answers(
+    answers: Sequence[str | None],
+    languages: Sequence[str | None],
+    timeout_s: float | None = None,
+    pool: BoundedPool | None = None,
+) -> list[str | None]:
+    """normalize_answer for many answers, bounded as grade_answers is; an answer whose normalisation overruns (or
+    fails) keeps its stripped text as its key."""
+    keys = _bounded(_normalize_rows, list(zip(answers, languages, strict=True)), timeout_s, pool)
+    return [
+        (_strip_edges(answer) or None if answer is not None else None) if isinstance(key, BaseException) else key
+        for answer, key in zip(answers, keys, strict=True)
+    ]
+
+
+def _bounded(
+    function: Any, rows: list[tuple[Any, ...]], timeout_s: float | None, pool: BoundedPool | None
+) -> list[Any]:
+    """function(group of rows) in worker processes, ANSWERS_PER_CALL rows a call; per row its result or error."""
+    workers = pool or shared_pool()
+    timeout = timeout_s or GRADING_TIMEOUT_S
+
+    def run(groups: list[list[tuple[Any, ...]]]) -> list[Any]:
+        return workers.run([(function, (group,)) for group in groups], timeout)
+
+    return in_groups(run, rows, ANSWERS_PER_CALL)
 
 
 def _grade_rows(rows: list[tuple[str | None, str, str | None]]) -> list[bool]:
     return [grade_answer(*row) for row in rows]
+
+
+def _normalize_rows(rows: list[tuple[str | None, str | None]]) -> list[str | None]:
+    return [normalize_answer(*row) for row in rows]
 
 
 def normalize_answer(answer: str | None, language: str | None = None) -> str | None:

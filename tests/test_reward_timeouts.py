@@ -15,8 +15,8 @@ from actors.reward import RewardWorker
 from rlcore import grading
 from rlcore.batch import Batch
 from rlcore.bounded import BoundedPool, CallFailed, in_groups
-from rlcore.evaluation import score_correctness
-from rlcore.grading import MATH_VERIFY_TIMEOUT_S, grade_answers, math_verify_timeout
+from rlcore.evaluation import evaluate, score_correctness
+from rlcore.grading import MATH_VERIFY_TIMEOUT_S, grade_answers, math_verify_timeout, normalize_answers
 
 # math-verify spends its whole 5 s timeout on this power tower; in a thread (no timeout) it did not return in a
 # minute and held the GIL meanwhile.
@@ -117,3 +117,30 @@ def test_grade_answers_agrees_with_grade_answer(pool):
     languages = ["en", "en", "fr", "en", "en", "de"]
     expected = [grading.grade_answer(*row) for row in zip(answers, golds, languages, strict=True)]
     assert grade_answers(answers, golds, languages, pool=pool) == expected == [True, True, True, False, True, True]
+
+
+def test_voting_keys_are_bounded_too(pool):
+    # normalize_answer evaluates the tower (.doit()): unbounded, it did not return in 40 s even in the main thread.
+    keys = normalize_answers(["9^{9^{9^{9}}}", "12.0", None], ["en", "en", "en"], timeout_s=1.0, pool=pool)
+    assert keys == ["9^{9^{9^{9}}}", "12", None]
+
+
+class Answers:
+    """A generator with fixed responses: evaluation's grading and voting are under test, not generation."""
+
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+
+    def generate(self, prompts: Batch, n: int, sampling: dict | None = None) -> Batch:
+        return Batch(columns={**prompts.columns, "response_text": self.texts})
+
+
+def test_held_out_evaluation_survives_a_pathological_answer(monkeypatch):
+    monkeypatch.setattr(grading, "GRADING_TIMEOUT_S", 1.0)
+    rows = [{"id": q, "prompt": "?", "answer": "7", "language": lang} for q in ("a", "b") for lang in ("en", "fr")]
+    texts = [TOWER, "The answer is 7.", "La réponse est 7.", "La réponse est 7."]
+    started = time.monotonic()
+    metrics, report = evaluate(Answers(texts), rows, max_tokens=8)
+    assert time.monotonic() - started < 30
+    assert report["graded"] == {"en": {"a": 0, "b": 1}, "fr": {"a": 1, "b": 1}}
+    assert metrics["eval/accuracy/en"] == 0.5 and metrics["eval/accuracy/fr"] == 1.0
