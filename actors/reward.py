@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from rewards.base import Reward, score_in_process
 from rlcore.batch import Batch
-from rlcore.bounded import BoundedPool, CallFailed, in_groups
+from rlcore.bounded import BoundedPool, CallFailed, call_built, in_groups
 from rlcore.cluster import Worker
 
 log = logging.getLogger(__name__)
@@ -60,11 +59,11 @@ class RewardWorker(Worker):
         tensors |= {"rewards": total.astype(np.float32), "reward_failed": failed.astype(np.float32)}
         return Batch(tensors=tensors)
 
-    def _calls(self, reward: Reward, groups: list[Samples]) -> list[list[float] | BaseException]:
+    def _calls(self, reward: Any, groups: list[Samples]) -> list[list[float] | BaseException]:
         """Each group's scores (checked: one finite-or-NaN float per sample), or the error in its place."""
         timeout = reward.config.timeout_s
         if reward.runs_in_subprocess and self.processes is not None:
-            calls = [(score_in_process, (type(reward), reward.config, group)) for group in groups]
+            calls = [(call_built, (type(reward), reward.config, "score", group)) for group in groups]
             outcomes = self.processes.run(calls, timeout)
         else:
             outcomes = []
@@ -75,7 +74,7 @@ class RewardWorker(Worker):
                     outcomes.append(error)
         return [_checked(outcome, len(group)) for outcome, group in zip(outcomes, groups, strict=True)]
 
-    def _score_isolated(self, reward: Reward, samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    def _score_isolated(self, reward: Any, samples: Samples) -> tuple[np.ndarray, np.ndarray]:
         """Scores and failure flags of one reward; the samples of a call that fails are scored again one by one."""
         config = reward.config
         outcomes = in_groups(

@@ -47,14 +47,3 @@ class Reward(ABC):
     @abstractmethod
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         """One score per sample, in order."""
-
-
-_built: dict[tuple[type[Reward], str], Reward] = {}  # per scoring process: each reward is built once
-
-
-def score_in_process(cls: type[Reward], config: RewardConfig, samples: list[dict[str, Any]]) -> list[float]:
-    """`cls(config).score(samples)` in a scoring process (rlcore.bounded), the reward built on first use."""
-    key = (cls, config.model_dump_json())
-    if key not in _built:
-        _built[key] = cls(config)
-    return _built[key].score(samples)

@@ -19,6 +19,7 @@ import importlib
 import logging
 import math
 import multiprocessing
+import pickle
 import threading
 import time
 from collections import deque
@@ -178,6 +179,18 @@ def _serve(connection: Connection, preload: Sequence[str]) -> None:
             connection.send(reply)
         except Exception as error:  # a result that does not pickle
             connection.send((False, f"cannot return the result: {type(error).__name__}: {error}"))
+
+
+_built: dict[tuple[type, bytes], Any] = {}  # per worker process: each object is built once
+
+
+def call_built(cls: type, config: Any, method: str, *arguments: Any) -> Any:
+    """`cls(config).method(*arguments)` in a worker process, the object built on first use (e.g. a reward, which
+    the reward worker sends as its class and config: both pickle by reference and value, a loaded function not)."""
+    key = (cls, pickle.dumps(config))
+    if key not in _built:
+        _built[key] = cls(config)
+    return getattr(_built[key], method)(*arguments)
 
 
 _AGAIN = object()  # an item whose group failed
