@@ -85,12 +85,17 @@ class BoundedPool:
         idle = deque(worker for worker, ready in enumerate(self._ready) if ready)
         starting = {self._workers[w][1]: w for w, ready in enumerate(self._ready) if not ready}
         busy: dict[Connection, tuple[int, int, float]] = {}  # connection -> (worker, call, deadline)
+        lost = 0  # processes that exited before they were ready
         while pending or busy:
             while pending and idle:
                 worker, index = idle.popleft(), pending.popleft()
                 connection = self._workers[worker][1]
                 try:
                     connection.send(calls[index])
+                except OSError:  # the idle process died (killed from outside): replace it, the call waits
+                    pending.appendleft(index)
+                    starting[self._replace(worker)] = worker
+                    continue
                 except Exception as error:  # an argument that does not pickle: this call fails, the worker is fine
                     outcomes[index] = CallFailed(f"cannot send the call: {type(error).__name__}: {error}")
                     idle.append(worker)
@@ -106,7 +111,14 @@ class BoundedPool:
             for end in ready:
                 assert isinstance(end, Connection)  # wait returns the objects it was given
                 if end in starting:
-                    idle.append(self._started(starting.pop(end)))
+                    worker = starting.pop(end)
+                    if self._started(worker):
+                        idle.append(worker)
+                    else:  # killed from outside before it was ready
+                        lost += 1
+                        if lost > len(self._workers):
+                            raise RuntimeError("worker processes keep exiting before they are ready")
+                        starting[self._replace(worker)] = worker
                     continue
                 worker, index, _ = busy.pop(end)
                 try:
@@ -124,16 +136,17 @@ class BoundedPool:
                     starting[self._replace(worker)] = worker
         return outcomes
 
-    def _started(self, worker: int) -> int:
-        """Reads a starting process's greeting: it is ready, or it could not import `preload` (raised here)."""
+    def _started(self, worker: int) -> bool:
+        """Reads a starting process's greeting: True when ready, False when it exited before; a process that could
+        not import `preload` raises here."""
         try:
             ok, message = self._workers[worker][1].recv()
         except (EOFError, OSError):
-            ok, message = False, "it exited"
+            return False
         if not ok:
             raise RuntimeError(f"a worker process failed to start: {message}")
         self._ready[worker] = True
-        return worker
+        return True
 
     def _replace(self, worker: int) -> Connection:
         process, connection = self._workers[worker]
@@ -162,10 +175,11 @@ def _serve(connection: Connection, preload: Sequence[str]) -> None:
     try:
         for module in preload:
             importlib.import_module(module)
+        greeting: tuple[bool, str] = (True, "ready")
     except Exception as error:
-        connection.send((False, f"importing {module}: {type(error).__name__}: {error}"))
+        greeting = (False, f"importing {module}: {type(error).__name__}: {error}")
+    if not _reply(connection, greeting) or not greeting[0]:
         return
-    connection.send((True, "ready"))
     while True:
         try:
             function, arguments = connection.recv()
@@ -175,10 +189,19 @@ def _serve(connection: Connection, preload: Sequence[str]) -> None:
             reply: tuple[bool, Any] = (True, function(*arguments))
         except Exception as error:
             reply = (False, f"{type(error).__name__}: {error}")
-        try:
-            connection.send(reply)
-        except Exception as error:  # a result that does not pickle
-            connection.send((False, f"cannot return the result: {type(error).__name__}: {error}"))
+        if not _reply(connection, reply):
+            return
+
+
+def _reply(connection: Connection, reply: tuple[bool, Any]) -> bool:
+    """Sends a reply; False when the parent has gone (closed the pool), so the process ends quietly."""
+    try:
+        connection.send(reply)
+    except OSError:
+        return False
+    except Exception as error:  # a result that does not pickle
+        return _reply(connection, (False, f"cannot return the result: {type(error).__name__}: {error}"))
+    return True
 
 
 _built: dict[tuple[type, bytes], Any] = {}  # per worker process: each object is built once
