@@ -24,11 +24,17 @@ class Reward(ABC):
     """Subclass, set `Config`, implement `score`, and register with `@REWARDS.register("name")`.
 
     `score` receives plain sample dicts (the Batch's columns: prompt, response_text, answer, language, ...) and
-    returns one float per sample. Rule rewards run in the reward worker's process; model rewards load their
-    engine in `__init__`. Errors and timeouts are handled per sample by the RewardWorker.
+    returns one float per sample. Errors and timeouts are handled per sample by the RewardWorker. A reward with
+    `runs_in_subprocess` (rule and function rewards, whose CPU-bound work a thread could not stop) is rebuilt from
+    its config in the worker's scoring processes and scored there, so that a call past timeout_s is killed; model
+    rewards (their engine loads in `__init__`) and remote rewards (network-bound, with their own timeouts) keep the
+    default and run in the reward worker's process.
     """
 
     Config: ClassVar[type[RewardConfig]] = RewardConfig
+    runs_in_subprocess: ClassVar[bool] = False
+    # Samples per scoring call; None: the whole batch in one call (a function may look at the batch as a whole).
+    samples_per_call: ClassVar[int | None] = None
 
     def __init__(self, config: RewardConfig):
         self.config = config

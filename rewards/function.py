@@ -52,6 +52,7 @@ class FunctionConfig(RewardConfig):
 class FunctionReward(Reward):
     Config = FunctionConfig
     config: FunctionConfig
+    runs_in_subprocess = True  # user code may loop forever; the scoring process loads the function by its path
 
     def __init__(self, config: FunctionConfig):
         super().__init__(config)

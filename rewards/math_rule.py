@@ -26,6 +26,8 @@ class MathReward(Reward):
 
     Config = MathConfig
     config: MathConfig
+    runs_in_subprocess = True  # sympy can hang in C code past any signal: only a killed process stops it
+    samples_per_call = 32
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         scores = []
@@ -53,6 +55,8 @@ class FormatReward(Reward):
     """1 for a finished response that states a final answer with a number, else 0 (no correctness check)."""
 
     Config = RewardConfig
+    runs_in_subprocess = True
+    samples_per_call = 32
 
     def score(self, samples: list[dict[str, Any]]) -> list[float]:
         return [format_score(sample) for sample in samples]

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+from rlcore.bounded import BoundedPool, in_groups, shared_pool
 
 # Languages that write 3,5 for three and a half and group thousands with a dot or a (narrow no-break) space:
 # fr (1 234,5), de (1.234,5), es (1.234,5; RAE: 1 234,5), it (1.234,5), pt (1.234,5 in Brazil; 1 234,5 in Portugal).
@@ -53,6 +57,8 @@ ANNOUNCEMENTS: tuple[str, ...] = (
 )
 
 MATH_VERIFY_TIMEOUT_S = 5  # per parse and per comparison (math-verify's own signal-based timeouts)
+GRADING_TIMEOUT_S = 15.0  # per answer in grade_answers: the process is killed when math-verify's own limit fails
+ANSWERS_PER_CALL = 32  # answers graded per call to a worker process: pickling and a round trip are paid per call
 
 
 def math_verify_timeout() -> int | None:
@@ -186,6 +192,56 @@ def is_correct(response_text: str, gold: str, language: str | None = None) -> bo
 def grade_answer(answer: str | None, gold: str, language: str | None = None) -> bool:
     """is_correct for an answer already extracted with final_answer (None: the response stated none)."""
     return answer is not None and answers_match(answer, str(gold), language)
+
+
+def grade_answers(
+    answers: Sequence[str | None],
+    golds: Sequence[Any],
+    languages: Sequence[str | None],
+    timeout_s: float | None = None,
+    pool: BoundedPool | None = None,
+) -> list[bool]:
+    """grade_answer for many answers in worker processes (rlcore.bounded), so that no answer can hang the caller: a
+    batch of ANSWERS_PER_CALL that overruns is graded again answer by answer, and an answer that overruns timeout_s
+    on its own (default GRADING_TIMEOUT_S) is graded wrong."""
+    rows = list(zip(answers, [str(gold) for gold in golds], languages, strict=True))
+    return [grade is True for grade in _bounded(_grade_rows, rows, timeout_s, pool)]
+
+
+def normalize_answers(
+    answers: Sequence[str | None],
+    languages: Sequence[str | None],
+    timeout_s: float | None = None,
+    pool: BoundedPool | None = None,
+) -> list[str | None]:
+    """normalize_answer for many answers, bounded as grade_answers is; an answer whose normalisation overruns (or
+    fails) keeps its stripped text as its key."""
+    keys = _bounded(_normalize_rows, list(zip(answers, languages, strict=True)), timeout_s, pool)
+    return [
+        (_strip_edges(answer) or None if answer is not None else None) if isinstance(key, BaseException) else key
+        for answer, key in zip(answers, keys, strict=True)
+    ]
+
+
+def _bounded(
+    function: Any, rows: list[tuple[Any, ...]], timeout_s: float | None, pool: BoundedPool | None
+) -> list[Any]:
+    """function(group of rows) in worker processes, ANSWERS_PER_CALL rows a call; per row its result or error."""
+    workers = pool or shared_pool()
+    timeout = timeout_s or GRADING_TIMEOUT_S
+
+    def run(groups: list[list[tuple[Any, ...]]]) -> list[Any]:
+        return workers.run([(function, (group,)) for group in groups], timeout)
+
+    return in_groups(run, rows, ANSWERS_PER_CALL)
+
+
+def _grade_rows(rows: list[tuple[str | None, str, str | None]]) -> list[bool]:
+    return [grade_answer(*row) for row in rows]
+
+
+def _normalize_rows(rows: list[tuple[str | None, str | None]]) -> list[str | None]:
+    return [normalize_answer(*row) for row in rows]
 
 
 def normalize_answer(answer: str | None, language: str | None = None) -> str | None:

@@ -41,13 +41,19 @@ class ParallelResults:
         correct: Sequence[bool] | np.ndarray,
         answers: Sequence[str | None],
         language_order: Sequence[str] | None = None,
+        keys: Sequence[str | None] | None = None,
     ) -> ParallelResults:
         """One entry per graded response (its final answer, raw: kept as the grader's normalisation in its
-        language, the voting key); columns follow `language_order` (default: first-seen order)."""
+        language, the voting key, unless `keys` gives them, e.g. from the bounded grading.normalize_answers);
+        columns follow `language_order` (default: first-seen order)."""
+        if keys is None:
+            keys = [
+                normalize_answer(answer, str(language)) for answer, language in zip(answers, languages, strict=True)
+            ]
         order = list(language_order or dict.fromkeys(languages))
         cells: dict[tuple[str, str], tuple[bool, str | None]] = {}
-        for qid, language, ok, answer in zip(ids, languages, correct, answers, strict=True):
-            cells[(str(qid), str(language))] = (bool(ok), normalize_answer(answer, str(language)))
+        for qid, language, ok, key in zip(ids, languages, correct, keys, strict=True):
+            cells[(str(qid), str(language))] = (bool(ok), key)
         present = [lang for lang in order if any(key[1] == lang for key in cells)]
         question_ids = [q for q in dict.fromkeys(str(q) for q in ids) if all((q, lang) in cells for lang in present)]
         table = np.array([[cells[(q, lang)][0] for lang in present] for q in question_ids], dtype=bool)
