@@ -99,7 +99,8 @@ def demo_changes(name: str) -> str:
     for lang, change in changes.items():
         if lang in initial:
             start = initial[lang]
-            before = f"{100 * start['accuracy']:.1f} [{100 * start['low']:.1f}, {100 * start['high']:.1f}]"
+            before = f"{100 * start['accuracy']:.1f}"
+            before += f" [{100 * start['low']:.1f}, {100 * start['high']:.1f}]" if "low" in start else ""
             finals = [result["final"][str(s)][lang]["accuracy"] for s in seeds]
             after = f"{100 * statistics.mean(finals):.1f} ({_spread([100 * f for f in finals], '{:.1f}')})"
         else:  # a mean over languages: the paired comparison defines it
