@@ -41,6 +41,7 @@ from transformers import TrainerCallback
 
 from benchmarks.machine import describe, result_path
 
+RAY_WORKER_NICENESS = "RAY_worker_niceness"  # Ray reads its config `worker_niceness` from RAY_<name>, as spelled
 LOSS_PARAMS = {"sigmoid": {}, "ipo": {"length_normalized": True}, "sppo_hard": {}}  # TRL's IPO is per-token
 
 
@@ -163,7 +164,7 @@ class Rlcore:
         )
         # Ray starts its workers at nice 15 by default; TRL runs in this nice-0 process. On a machine shared with
         # other work that hands rlcore's actors a fraction of the CPU, so both sides run at the same priority here.
-        os.environ.setdefault("RAY_worker_niceness", "0")
+        os.environ.setdefault(RAY_WORKER_NICENESS, "0")
         self.runtime = Runtime(
             cfg, total_optimizer_steps=2 * steps, need_reference=True, roles=("learner", "reference")
         )
@@ -324,7 +325,7 @@ def main() -> None:
         "torch_threads_each_side": args.threads,
         "load_average_start_end": [load_start, os.getloadavg()[0]],
         "niceness": {
-            "ray_worker_niceness": os.environ["RAY_WORKER_NICENESS"],
+            "ray_worker_niceness": os.environ.get(RAY_WORKER_NICENESS),
             "driver_niceness": os.nice(0),
         },
     }
