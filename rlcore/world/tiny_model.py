@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import json
 import math
 import os
@@ -27,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rlcore.checkpoint import sha256
 from rlcore.grading import is_correct
 from rlcore.world.lexicon import NUMBER_WORDS
 from rlcore.world.tasks import LANGUAGES, Problem, generate_problems
@@ -79,7 +79,7 @@ def tiny_model_path() -> Path:
 
 def weights_sha256(model_dir: Path) -> str:
     """SHA-256 of a model directory's model.safetensors."""
-    return hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()
+    return sha256(Path(model_dir) / "model.safetensors")
 
 
 def build_tiny_model(cache_dir: Path | None = None, force: bool = False) -> Path:
@@ -322,8 +322,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"SFT            {card['sft']['steps']} steps, {card['sft']['seconds']} s, loss {card['sft']['final_loss']}")
     print(f"build          {card['build_seconds']} s")
     print(f"{'language':<10}{'accuracy':>10}   (greedy, {card['eval']['per_language']} eval problems each)")
+    shipped_accuracy = load_world_card(SHIPPED_DIR)["eval"]["accuracy"]
     for lang, acc in card["eval"]["accuracy"].items():
-        shipped = load_world_card(SHIPPED_DIR)["eval"]["accuracy"].get(lang)
+        shipped = shipped_accuracy.get(lang)
         print(f"{lang:<10}{acc:>10.1%}   (shipped model: {shipped:.1%})")
     same = weights_sha256(model_dir) == weights_sha256(SHIPPED_DIR)
     print(f"weights        {'identical to' if same else 'differ from'} the shipped model ({SHIPPED_DIR})")
