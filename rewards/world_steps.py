@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import Field
+
 from rewards.step_judge import StepJudgeBase, StepJudgeConfig
 from rlcore.registry import STEP_JUDGES
 from rlcore.steps import StepQuery
@@ -47,20 +49,21 @@ def parse_answer(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def gold_operations(row: Mapping[str, Any]) -> tuple[int, list[tuple[str, int]]]:
-    """(first operand, [(op, right operand) per step]) from the row's gold `steps` (rlcore.world.tasks.to_records)."""
-    steps = row.get("steps")
-    if not steps:
+def gold_operations(row: Mapping[str, Any], key: str = "steps") -> tuple[int, list[tuple[str, int]]]:
+    """(first operand, [(op, right operand) per step]) from the row's gold steps (rlcore.world.tasks.to_records)."""
+    steps = row.get(key)
+    if not steps or not all(isinstance(step, Step | Mapping) for step in steps):
         raise ValueError(
-            f"world_steps judge: row {row.get('id', '?')!r} has no gold 'steps' (rows of the embedded world have them)"
+            f"world_steps judge: row {row.get('id', '?')!r} has no gold steps under {key!r} (rows of the embedded "
+            "world have them; rlcore.world.labelled rows under 'gold_steps')"
         )
     gold = [step if isinstance(step, Step) else Step(**step) for step in steps]
     return gold[0].left, [(step.op, step.right) for step in gold]
 
 
-def check_step(row: Mapping[str, Any], prefix: Sequence[str], candidate: str) -> bool:
+def check_step(row: Mapping[str, Any], prefix: Sequence[str], candidate: str, gold_key: str = "steps") -> bool:
     """Whether `candidate` is a right next step after `prefix` for the question of `row`."""
-    value, operations = gold_operations(row)
+    value, operations = gold_operations(row, gold_key)
     for accepted in prefix:
         parsed = parse_step(accepted)
         if parsed is None:
@@ -75,11 +78,19 @@ def check_step(row: Mapping[str, Any], prefix: Sequence[str], candidate: str) ->
     return on_track and result == _OPS[op](left, right)
 
 
+class WorldStepsConfig(StepJudgeConfig):
+    gold_key: str = Field(
+        "steps", description="Row column holding the question's gold steps (dicts of rlcore.world Step)."
+    )
+
+
 @STEP_JUDGES.register("world_steps")
 class WorldStepChecker(StepJudgeBase):
-    """1.0 for a right next step of an embedded-world question, else 0.0 (needs the rows' gold `steps`)."""
+    """1.0 for a right next step of an embedded-world question, else 0.0 (needs the rows' gold steps)."""
 
-    Config = StepJudgeConfig
+    Config = WorldStepsConfig
+    config: WorldStepsConfig
 
     def score_steps(self, queries: Sequence[StepQuery]) -> list[list[float]]:
-        return [[float(check_step(q.row, q.prefix, candidate)) for candidate in q.candidates] for q in queries]
+        key = self.config.gold_key
+        return [[float(check_step(q.row, q.prefix, candidate, key)) for candidate in q.candidates] for q in queries]

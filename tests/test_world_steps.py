@@ -6,10 +6,11 @@ import random
 
 import pytest
 
-from rewards.step_judge import StepJudgeConfig
-from rewards.world_steps import WorldStepChecker, check_step, parse_answer, parse_step
-from rlcore.processbench import first_error_f1, predicted_first_error
+from rewards.world_steps import WorldStepChecker, WorldStepsConfig, check_step, parse_answer, parse_step
+from rlcore.pair_files import write_jsonl
+from rlcore.processbench import first_error_f1, predicted_first_error, read_processbench
 from rlcore.steps import StepQuery, solution_scores, split_steps
+from rlcore.world.labelled import labelled_rows
 from rlcore.world.tasks import LANGUAGES, corrupt_solution, generate_problems, render_solution, to_records
 
 PROBLEMS = generate_problems("eval", 40, seed=3)
@@ -25,14 +26,14 @@ def test_parses_steps_and_answers_in_every_language():
 
 
 def test_reference_solutions_pass_every_step():
-    judge = WorldStepChecker(StepJudgeConfig(name="world_steps"))
+    judge = WorldStepChecker(WorldStepsConfig(name="world_steps"))
     for problem, row in zip(PROBLEMS, to_records(PROBLEMS), strict=True):
         scores = solution_scores(judge, problem.question, split_steps(problem.solution, "\n"), row)
         assert scores == [1.0] * (len(problem.steps) + 1), problem.solution
 
 
 def test_corrupted_solutions_fail_at_their_first_error():
-    judge = WorldStepChecker(StepJudgeConfig(name="world_steps"))
+    judge = WorldStepChecker(WorldStepsConfig(name="world_steps"))
     rng = random.Random(0)
     predicted, labels = [], []
     for problem, row in zip(PROBLEMS, to_records(PROBLEMS), strict=True):
@@ -75,6 +76,26 @@ def test_checker_rules(prefix, candidate, right):
 
 
 def test_a_row_without_gold_steps_is_named():
-    judge = WorldStepChecker(StepJudgeConfig(name="world_steps"))
-    with pytest.raises(ValueError, match="row 'q7' has no gold 'steps'"):
+    judge = WorldStepChecker(WorldStepsConfig(name="world_steps"))
+    with pytest.raises(ValueError, match="row 'q7' has no gold steps under 'steps'"):
         judge.score_steps([StepQuery("q", (), ("1 plus 1 is 2.",), {"id": "q7"})])
+    with pytest.raises(ValueError, match="row 'q8' has no gold steps under 'steps'"):  # ProcessBench's text steps
+        judge.score_steps([StepQuery("q", (), ("1 plus 1 is 2.",), {"id": "q8", "steps": ["1 plus 1 is 2."]})])
+
+
+def test_labelled_world_rows_read_as_processbench_and_the_checker_finds_every_first_error(tmp_path):
+    rows = labelled_rows(PROBLEMS, seed=2)
+    assert 0.3 < sum(row["label"] >= 0 for row in rows) / len(rows) < 0.7
+    assert all(row["final_answer_correct"] == (row["label"] == -1) for row in rows)
+    assert labelled_rows(PROBLEMS, seed=2) == rows and labelled_rows(PROBLEMS, seed=3) != rows
+    assert all(row["label"] == -1 for row in labelled_rows(PROBLEMS[:12], error_share=0.0))
+    write_jsonl(tmp_path / "world.jsonl", rows)
+    solutions = read_processbench(tmp_path / "world.jsonl")
+    judge = WorldStepChecker(WorldStepsConfig(name="world_steps", gold_key="gold_steps"))
+    predicted = [
+        predicted_first_error(solution_scores(judge, s.problem, s.steps, row))
+        for s, row in zip(solutions, rows, strict=True)
+    ]
+    assert first_error_f1(predicted, [s.label for s in solutions])["f1"] == 1.0
+    with pytest.raises(ValueError, match="error_share must be in"):
+        labelled_rows(PROBLEMS, error_share=1.5)
