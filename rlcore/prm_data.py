@@ -31,7 +31,9 @@ class CritiquedStep:
 
 def _verdicts(step: CritiquedStep) -> tuple[list[str], list[str], int]:
     """(critiques with the gold verdict, critiques with the other verdict, critiques without a verdict)."""
-    right, wrong, missing = [], [], 0
+    right: list[str] = []
+    wrong: list[str] = []
+    missing = 0
     for critique in step.critiques:
         verdict = parse_verdict(critique)
         if verdict is None:
