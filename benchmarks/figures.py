@@ -83,6 +83,39 @@ def dpo_throughput() -> str:
     )
 
 
+def step_search() -> str:
+    """The newest step-search run (benchmarks/step_search.py): accuracies with their intervals, calls, speed-up."""
+    run = _runs("step_search")[-1]
+    setup, k = run["settings"], run["settings"]["k"]
+
+    def row(label: str, key: str) -> str:
+        acc = run[key]
+        return f"| {label} | {100 * acc['accuracy']:.1f} [{100 * acc['low']:.1f}, {100 * acc['high']:.1f}] |"
+
+    lines = ["| method | held-out accuracy [95%] |", "|---|---|"]
+    temperature = setup.get("temperature", 1.0)
+    lines += [row("pass@1, greedy", "pass@1_greedy")]
+    lines += [row(f"pass@1, sampled at temperature {temperature} (mean of {k} samples)", "pass@1_sampled")]
+    lines += [row(f"majority vote over the same {k} samples", f"majority@{k}")]
+    lines += [
+        row(f"step search: {k} candidates per step (same temperature), rule checker as judge", f"step_search@{k}")
+    ]
+    batched, speed = run["batched"], run["speedup"]
+    whole = speed["one_at_a_time_s"] / speed["questions"] * setup["questions"]  # extrapolated from the timed subset
+    whole_ratio = whole / batched["seconds"]
+    return "\n".join(lines) + (
+        f"\n\n{setup['questions']} held-out questions ({setup['per_language']} per language, "
+        f"{len(setup['languages'])} languages); steps of at most {setup['step_max_tokens']} tokens, at most "
+        f"{setup['max_steps']} steps. Batched search: {batched['rounds']} rounds, "
+        f"**{batched['generate_calls_per_round']:.0f} generate call and 1 judge call per round** for all open "
+        f"questions; on the first {speed['questions']} questions, one question at a time took "
+        f"{speed['one_at_a_time_s']:.1f} s ({speed['one_at_a_time_generate_calls']} generate calls) against "
+        f"{speed['batched_s']:.1f} s batched: **{speed['speedup']:.1f}× faster batched**; the whole set took "
+        f"{batched['seconds']:.0f} s batched, against ≈{whole:.0f} s one at a time at that pace ({whole_ratio:.0f}×). "
+        f"{run['machine']['date']}, on {one_line(run['machine'])}, load {run['machine']['load_average_1min']}.\n"
+    )
+
+
 def _pts(value: float) -> str:
     return f"{100 * value:+.1f}"
 
@@ -183,6 +216,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "demo-step-time": demo_step_time,
     "rollout-throughput": rollout_throughput,
     "dpo-throughput": dpo_throughput,
+    "step-search": step_search,
 }
 
 

@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--max-steps", type=int, default=6)
     parser.add_argument("--step-max-tokens", type=int, default=24)
+    parser.add_argument("--temperature", type=float, default=1.0, help="of the search's candidates and the k samples")
     parser.add_argument("--max-tokens", type=int, default=48, help="whole-solution budget of pass@1 and majority")
     parser.add_argument("--sequential", type=int, default=12, help="questions searched one at a time for the timing")
     parser.add_argument("--out", default=None)
@@ -88,12 +89,14 @@ def main() -> None:
         load_eval_rows(config.data)
     )
     judge = build_step_judge({"name": "world_steps"})
-    settings = SearchSettings(args.k, args.max_steps, "\n", args.step_max_tokens)
+    settings = SearchSettings(args.k, args.max_steps, "\n", args.step_max_tokens, args.temperature)
     runtime = Runtime(config, total_optimizer_steps=0, roles=("rollout",))
     try:
         prompts = Batch.from_rows([{"prompt_ids": r["prompt_ids"]} for r in rows])
         greedy = runtime.generate(prompts, n=1, sampling={"temperature": 0.0, "max_tokens": args.max_tokens})
-        sampled = runtime.generate(prompts, n=args.k, sampling={"temperature": 1.0, "max_tokens": args.max_tokens})
+        sampled = runtime.generate(
+            prompts, n=args.k, sampling={"temperature": args.temperature, "max_tokens": args.max_tokens}
+        )
         votes, per_sample = majority_vote(sampled, rows, args.k)
 
         generator = CountingGenerator(runtime)
