@@ -106,13 +106,24 @@ def step_search() -> str:
     return "\n".join(lines) + (
         f"\n\n{setup['questions']} held-out questions ({setup['per_language']} per language, "
         f"{len(setup['languages'])} languages); steps of at most {setup['step_max_tokens']} tokens, at most "
-        f"{setup['max_steps']} steps. Batched search: {batched['rounds']} rounds, "
+        f"{setup['max_steps']} steps.{_candidates_right(run)} Batched search: {batched['rounds']} rounds, "
         f"**{batched['generate_calls_per_round']:.0f} generate call and 1 judge call per round** for all open "
         f"questions; on the first {speed['questions']} questions, one question at a time took "
         f"{speed['one_at_a_time_s']:.1f} s ({speed['one_at_a_time_generate_calls']} generate calls) against "
         f"{speed['batched_s']:.1f} s batched: **{speed['speedup']:.1f}× faster batched**; the whole set took "
         f"{batched['seconds']:.0f} s batched, against ≈{whole:.0f} s one at a time at that pace ({whole_ratio:.0f}×). "
         f"{run['machine']['date']}, on {one_line(run['machine'])}, load {run['machine']['load_average_1min']}.\n"
+    )
+
+
+def _candidates_right(run: dict) -> str:
+    right = run.get("search_candidates_right")
+    if right is None:
+        return ""
+    return (
+        f" The checker accepted {100 * right['share_of_candidates']:.0f}% of the candidate steps; at "
+        f"{100 * right['choices_without_a_right_candidate']:.0f}% of the choices no candidate was right (the "
+        "search's ceiling with this policy)."
     )
 
 

@@ -45,6 +45,20 @@ class CountingGenerator:
         return out
 
 
+class CountingJudge:
+    """The judge, with the share of candidates it accepted (score 1) and of choices where none was accepted."""
+
+    def __init__(self, judge: Any):
+        self.judge, self.candidates, self.accepted, self.choices, self.none_right = judge, 0, 0, 0, 0
+
+    def score_steps(self, queries: list[Any]) -> list[list[float]]:
+        scores = self.judge.score_steps(queries)
+        for row in scores:
+            self.candidates, self.accepted = self.candidates + len(row), self.accepted + sum(s == 1.0 for s in row)
+            self.choices, self.none_right = self.choices + 1, self.none_right + (max(row) < 1.0)
+        return scores
+
+
 def graded(texts: list[str], rows: list[dict[str, Any]]) -> list[bool]:
     return grade_answers([final_answer(t) for t in texts], [r["answer"] for r in rows], [r["language"] for r in rows])
 
@@ -88,7 +102,7 @@ def main() -> None:
     rows = PromptFormatter.for_model(config.model.path, config.data.chat_template).with_prompt_ids(
         load_eval_rows(config.data)
     )
-    judge = build_step_judge({"name": "world_steps"})
+    judge = CountingJudge(build_step_judge({"name": "world_steps"}))
     settings = SearchSettings(args.k, args.max_steps, "\n", args.step_max_tokens, args.temperature)
     runtime = Runtime(config, total_optimizer_steps=0, roles=("rollout",))
     try:
@@ -103,6 +117,10 @@ def main() -> None:
         start = time.perf_counter()
         paths, stats = step_search(generator, judge, rows, settings)
         batched_s = time.perf_counter() - start
+        candidates_right = {
+            "share_of_candidates": judge.accepted / judge.candidates,
+            "choices_without_a_right_candidate": judge.none_right / judge.choices,
+        }
         subset = rows[: args.sequential]
         start = time.perf_counter()
         step_search(generator, judge, subset, settings)
@@ -124,6 +142,7 @@ def main() -> None:
         f"majority@{args.k}": accuracy(votes),
         f"step_search@{args.k}": accuracy(graded([p.text("\n") for p in paths], rows)),
         "search_finish": dict(Counter(p.finish for p in paths)),
+        "search_candidates_right": candidates_right,
         "batched": {
             "rounds": stats.rounds,
             "generate_calls": stats.generate_calls,

@@ -5,6 +5,7 @@ the final answer. Everything else (a slip, a wrong operand, an early or extra an
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,12 +19,15 @@ from rlcore.world.lexicon import STEP_FORMATS
 from rlcore.world.tasks import ANSWER_PHRASES, Step
 
 _NUMBER = r"(-?\d+)"
-_OPS = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
+_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 
 def _step_pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(?:l|r|res)\}", template.rstrip("."))
-    return re.compile(_NUMBER.join(re.escape(part) for part in parts) + r"\s*\.?", re.IGNORECASE)
+    """The template's sentence with its slots {l}, {r}, {res} as named number groups (in whatever order)."""
+    pattern = re.escape(template.rstrip("."))
+    for slot in ("l", "r", "res"):
+        pattern = pattern.replace(re.escape(f"{{{slot}}}"), f"(?P<{slot}>-?\\d+)")
+    return re.compile(pattern + r"\s*\.?", re.IGNORECASE)
 
 
 _STEP_PATTERNS = [(op, _step_pattern(t)) for formats in STEP_FORMATS.values() for op, t in formats.items()]
@@ -38,8 +42,7 @@ def parse_step(text: str) -> tuple[int, str, int, int] | None:
     for op, pattern in _STEP_PATTERNS:
         match = pattern.fullmatch(text.strip())
         if match:
-            left, right, result = (int(group) for group in match.groups())
-            return left, op, right, result
+            return int(match["l"]), op, int(match["r"]), int(match["res"])
     return None
 
 
