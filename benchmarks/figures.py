@@ -84,8 +84,10 @@ def dpo_throughput() -> str:
 
 
 def step_search() -> str:
-    """The newest step-search run (benchmarks/step_search.py): accuracies with their intervals, calls, speed-up."""
-    run = _runs("step_search")[-1]
+    """Step-search runs (benchmarks/step_search.py): the newest run's accuracies with their intervals (the seeded
+    engine makes them the same in every run), and calls and speed-ups over all runs (timings vary with the load)."""
+    runs = _runs("step_search")
+    run = runs[-1]
     setup, k = run["settings"], run["settings"]["k"]
 
     def row(label: str, key: str) -> str:
@@ -101,18 +103,27 @@ def step_search() -> str:
         row(f"step search: {k} candidates per step (same temperature), rule checker as judge", f"step_search@{k}")
     ]
     batched, speed = run["batched"], run["speedup"]
-    whole = speed["one_at_a_time_s"] / speed["questions"] * setup["questions"]  # extrapolated from the timed subset
-    whole_ratio = whole / batched["seconds"]
+    subset = [r["speedup"]["speedup"] for r in runs]
+    # the whole set one question at a time, extrapolated from the timed subset's pace
+    whole = [
+        r["speedup"]["one_at_a_time_s"]
+        / r["speedup"]["questions"]
+        * r["settings"]["questions"]
+        / r["batched"]["seconds"]
+        for r in runs
+    ]
+    loads = ", ".join(str(r["machine"]["load_average_1min"]) for r in runs)
     return "\n".join(lines) + (
         f"\n\n{setup['questions']} held-out questions ({setup['per_language']} per language, "
         f"{len(setup['languages'])} languages); steps of at most {setup['step_max_tokens']} tokens, at most "
         f"{setup['max_steps']} steps.{_candidates_right(run)} Batched search: {batched['rounds']} rounds, "
         f"**{batched['generate_calls_per_round']:.0f} generate call and 1 judge call per round** for all open "
-        f"questions; on the first {speed['questions']} questions, one question at a time took "
-        f"{speed['one_at_a_time_s']:.1f} s ({speed['one_at_a_time_generate_calls']} generate calls) against "
-        f"{speed['batched_s']:.1f} s batched: **{speed['speedup']:.1f}× faster batched**; the whole set took "
-        f"{batched['seconds']:.0f} s batched, against ≈{whole:.0f} s one at a time at that pace ({whole_ratio:.0f}×). "
-        f"{run['machine']['date']}, on {one_line(run['machine'])}, load {run['machine']['load_average_1min']}.\n"
+        f"questions, where one question at a time makes one call per question and round "
+        f"({speed['one_at_a_time_generate_calls']} calls for the first {speed['questions']} questions). Batched was "
+        f"**{_spread(subset, '{:.1f}')}× faster** on those {speed['questions']} questions, and "
+        f"{_spread(whole, '{:.1f}')}× on the whole set (one at a time extrapolated from the subset's pace). "
+        f"{_measured_on(runs)}; 1-minute load averages {loads} on those 2 cores (other jobs ran beside it), so the "
+        "timings are noisy.\n"
     )
 
 
