@@ -83,6 +83,61 @@ def dpo_throughput() -> str:
     )
 
 
+def step_search() -> str:
+    """Step-search runs (benchmarks/step_search.py): the newest run's accuracies with their intervals (the seeded
+    engine makes them the same in every run), and calls and speed-ups over all runs (timings vary with the load)."""
+    runs = _runs("step_search")
+    run = runs[-1]
+    setup, k = run["settings"], run["settings"]["k"]
+
+    def row(label: str, key: str) -> str:
+        acc = run[key]
+        return f"| {label} | {100 * acc['accuracy']:.1f} [{100 * acc['low']:.1f}, {100 * acc['high']:.1f}] |"
+
+    lines = ["| method | held-out accuracy [95%] |", "|---|---|"]
+    temperature = setup.get("temperature", 1.0)
+    lines += [row("pass@1, greedy", "pass@1_greedy")]
+    lines += [row(f"pass@1, sampled at temperature {temperature} (mean of {k} samples)", "pass@1_sampled")]
+    lines += [row(f"majority vote over the same {k} samples", f"majority@{k}")]
+    lines += [
+        row(f"step search: {k} candidates per step (same temperature), rule checker as judge", f"step_search@{k}")
+    ]
+    batched, speed = run["batched"], run["speedup"]
+    subset = [r["speedup"]["speedup"] for r in runs]
+    # the whole set one question at a time, extrapolated from the timed subset's pace
+    whole = [
+        r["speedup"]["one_at_a_time_s"]
+        / r["speedup"]["questions"]
+        * r["settings"]["questions"]
+        / r["batched"]["seconds"]
+        for r in runs
+    ]
+    loads = ", ".join(str(r["machine"]["load_average_1min"]) for r in runs)
+    return "\n".join(lines) + (
+        f"\n\n{setup['questions']} held-out questions ({setup['per_language']} per language, "
+        f"{len(setup['languages'])} languages); steps of at most {setup['step_max_tokens']} tokens, at most "
+        f"{setup['max_steps']} steps.{_candidates_right(run)} Batched search: {batched['rounds']} rounds, "
+        f"**{batched['generate_calls_per_round']:.0f} generate call and 1 judge call per round** for all open "
+        f"questions, where one question at a time makes one call per question and round "
+        f"({speed['one_at_a_time_generate_calls']} calls for the first {speed['questions']} questions). Batched was "
+        f"**{_spread(subset, '{:.1f}')}× faster** on those {speed['questions']} questions, and "
+        f"{_spread(whole, '{:.1f}')}× on the whole set (one at a time extrapolated from the subset's pace). "
+        f"{_measured_on(runs)}; 1-minute load averages {loads} on those 2 cores (other jobs ran beside it), so the "
+        "timings are noisy.\n"
+    )
+
+
+def _candidates_right(run: dict) -> str:
+    right = run.get("search_candidates_right")
+    if right is None:
+        return ""
+    return (
+        f" The checker accepted {100 * right['share_of_candidates']:.0f}% of the candidate steps; at "
+        f"{100 * right['choices_without_a_right_candidate']:.0f}% of the choices no candidate was right (the "
+        "search's ceiling with this policy)."
+    )
+
+
 def _pts(value: float) -> str:
     return f"{100 * value:+.1f}"
 
@@ -183,6 +238,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "demo-step-time": demo_step_time,
     "rollout-throughput": rollout_throughput,
     "dpo-throughput": dpo_throughput,
+    "step-search": step_search,
 }
 
 

@@ -89,6 +89,8 @@ class Registry(Generic[T]):
 ALGORITHMS: Registry[Any] = Registry("algorithm", "rlcore.algorithms")
 REWARDS: Registry[Any] = Registry("reward", "rlcore.rewards")
 PAIR_BUILDERS: Registry[Any] = Registry("pair builder", "rlcore.pair_builders")
+# Step judges (rlcore.steps.StepJudge) with a pydantic `Config`: the rule checker, LLM judges, process reward models.
+STEP_JUDGES: Registry[Any] = Registry("step judge", "rlcore.step_judges")
 # By name, for config fields that choose a sub-section from a registry (json_schema_extra={"registry": NAME}).
 NAMED_REGISTRIES: dict[str, Registry[Any]] = {
     "algorithms": ALGORITHMS,
