@@ -9,7 +9,7 @@ import torch
 from rlcore.batch import Batch
 from rlcore.config import LearnerSection
 from rlcore.modeling import batch_logprobs, logprob_micro_batches
-from rlcore.packing import micro_batches, sequence_lengths, split_to_count
+from rlcore.packing import Cost, micro_batches, sequence_lengths, split_to_count
 
 
 def most_over_ranks(count: int, device: torch.device) -> int:
@@ -27,7 +27,7 @@ def train_micro_batches(
     in length: the shorter ones halve their largest micro-batches, and a rank still short repeats its first unit
     as a stand-in micro-batch (the caller gives it no gradient and no metrics)."""
     budget = cfg.max_tokens_per_micro_batch
-    cost = "packed" if cfg.packing else "padded"
+    cost: Cost = "packed" if cfg.packing else "padded"
     plan = micro_batches(sequence_lengths(mini), cfg.micro_batch_size, budget, cost, rows_per_unit)
     count = most_over_ranks(len(plan), device) if budget is not None else len(plan)
     plan = split_to_count(plan, count, rows_per_unit)

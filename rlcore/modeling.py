@@ -178,12 +178,13 @@ def response_mask_of(inputs: dict[str, torch.Tensor], response_width: int) -> to
 
 def logprob_micro_batches(
     batch: Batch, micro_batch_size: int, packing: bool = False, max_tokens: int | None = None
-) -> list[np.ndarray]:
+) -> list[list[int]]:
     """`batch_logprobs`' micro-batches: row indices, rows sorted by length so that little compute goes to padding."""
     lengths = sequence_lengths(batch)
     order = np.argsort(lengths, kind="stable")
     cost: Cost = "packed" if packing else "padded"
-    return [order[rows] for rows in micro_batches([lengths[row] for row in order], micro_batch_size, max_tokens, cost)]
+    planned = micro_batches([lengths[row] for row in order], micro_batch_size, max_tokens, cost)
+    return [order[rows].tolist() for rows in planned]
 
 
 @torch.no_grad()

@@ -107,7 +107,8 @@ def balanced_shards(lengths: Sequence[int], ranks: int, mini_batches: int, rows_
             f"{len(lengths)} rows do not split into {ranks} ranks x {mini_batches} mini-batches of whole "
             f"{rows_per_unit}-row units"
         )
-    per_rank, shards = len(lengths) // ranks, [[] for _ in range(ranks)]
+    per_rank = len(lengths) // ranks
+    shards: list[list[int]] = [[] for _ in range(ranks)]
     per_slice = per_rank // mini_batches
     for mini in range(mini_batches):
         rows = [rank * per_rank + mini * per_slice + offset for rank in range(ranks) for offset in range(per_slice)]
