@@ -13,12 +13,13 @@ import numpy as np
 import ray
 import torch
 
+from actors.learner_batches import policy_logprobs, train_micro_batches
 from rlcore.batch import Batch
 from rlcore.cluster import Worker
 from rlcore.config import LearnerSection, ModelSection
 from rlcore.losses import LOSSES, Aggregation, aggregate, normalizer
 from rlcore.modeling import (
-    batch_logprobs,
+    collate_packed,
     collate_sequences,
     load_causal_lm,
     response_logprobs_and_entropy,
@@ -164,7 +165,7 @@ class LearnerWorker(Worker):
     def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:
         """Current-policy response log-probabilities, as tensor `logprobs` [B, R]."""
         self.engine.eval()
-        values = batch_logprobs(self.engine, batch, self.cfg.micro_batch_size, temperature, self.device)
+        values = policy_logprobs(self.engine, batch, self.cfg, temperature, self.device)
         return Batch(tensors={"logprobs": values})
 
     def train(
@@ -181,7 +182,8 @@ class LearnerWorker(Worker):
         import torch.distributed as dist
 
         loss_fn = LOSSES.get(loss)
-        if aggregation == "pair-mean" and self.cfg.micro_batch_size % 2:
+        rows_per_unit = 2 if aggregation == "pair-mean" else 1
+        if rows_per_unit == 2 and self.cfg.max_tokens_per_micro_batch is None and self.cfg.micro_batch_size % 2:
             raise ValueError(
                 f"pair losses need an even learner.micro_batch_size (a pair's two rows train together); "
                 f"got {self.cfg.micro_batch_size}"
@@ -192,14 +194,15 @@ class LearnerWorker(Worker):
         loss_sum, grad_norms, steps = 0.0, [], 0
         for _ in range(epochs):
             for mini in batch.split(mini_batches):
-                micros = mini.chunks(self.cfg.micro_batch_size)
-                inputs_list = [collate_sequences(micro, self.device) for micro in micros]
+                micros, real = train_micro_batches(mini, self.cfg, rows_per_unit, self.device)
+                collate = collate_packed if self.cfg.packing else collate_sequences
+                inputs_list = [collate(micro, self.device) for micro in micros]
                 masks = [
                     response_mask_of(inputs, _width(micro)) for inputs, micro in zip(inputs_list, micros, strict=True)
                 ]
                 # On the engine's device: an nccl group reduces CUDA tensors only.
                 local = sum(
-                    (normalizer(mask, aggregation).to(self.device) for mask in masks),
+                    (normalizer(mask, aggregation).to(self.device) for mask in masks[:real]),
                     torch.zeros((), device=self.device),
                 )
                 dist.all_reduce(local)  # the mean is over the whole mini-batch, across ranks and micro-batches
@@ -211,6 +214,9 @@ class LearnerWorker(Worker):
                     tensors = _tensors(micro, width, self.device)
                     loss_values, token_metrics = loss_fn(logp, mask, tensors, **loss_params)
                     micro_loss = aggregate(loss_values, mask, aggregation) / mini_batch_total
+                    if index >= real:  # a stand-in forward (see train_micro_batches): no gradient, no metrics
+                        self.engine.backward(micro_loss * 0.0, scale_wrt_gas=False)
+                        continue
                     # DeepSpeed averages gradients over ranks; × world size makes that the sum the mean needs.
                     self.engine.backward(micro_loss * self.world_size, scale_wrt_gas=False)
                     loss_sum += micro_loss.item()  # this rank's share of the mini-batch loss

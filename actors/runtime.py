@@ -18,6 +18,7 @@ from rlcore.cluster import WorkerGroup, actor_env, init_ray
 from rlcore.config import RunConfig
 from rlcore.losses import Aggregation
 from rlcore.modeling import resolve_model_path
+from rlcore.packing import balanced_shards, sequence_lengths
 from rlcore.weight_sync import sync_weights
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,8 @@ class Runtime:
         epochs: int = 1,
         temperature: float = 1.0,
     ) -> dict[str, float]:
-        """One learner update on `samples` (split evenly over the ranks); the learners reduce the metrics over ranks
-        (sums and counts), so every rank returns the whole batch's values."""
+        """One learner update on `samples` (split evenly over the ranks, by tokens with `learner.balance_ranks`); the
+        learners reduce the metrics over ranks (sums and counts), so every rank returns the whole batch's values."""
         ranks = len(self.group("learner"))
         rows_per_unit = 2 if aggregation == "pair-mean" else 1  # a pair's two rows stay on one rank
         if len(samples) % (ranks * mini_batches * rows_per_unit):
@@ -163,7 +164,14 @@ class Runtime:
                 f"{len(samples) // rows_per_unit} {unit} do not split into {ranks} learner ranks x "
                 f"{mini_batches} mini-batches; choose sizes that divide evenly"
             )
-        shards = samples.split(ranks)
+        shards = (
+            [
+                samples.select(rows)
+                for rows in balanced_shards(sequence_lengths(samples), ranks, mini_batches, rows_per_unit)
+            ]
+            if self.config.learner.balance_ranks and ranks > 1
+            else samples.split(ranks)
+        )
         options: dict[str, Any] = {"loss": loss, "loss_params": loss_params, "aggregation": aggregation}
         options |= {"mini_batches": mini_batches, "epochs": epochs, "temperature": temperature}
         results = self.group("learner").call_each("train", [{"batch": shard, **options} for shard in shards])

@@ -138,6 +138,27 @@ def _candidates_right(run: dict) -> str:
     )
 
 
+def packing_throughput() -> str:
+    runs = _runs("packing_throughput")
+    lines = ["| micro-batches | padding | tokens/s | ÷ padded 16 rows |", "|---|---|---|---|"]
+    for name, config in runs[-1]["configs"].items():
+        layout = "packed" if config["packing"] else "padded"
+        size = config["max_tokens_per_micro_batch"]
+        size = f"{size} tokens" if size else f"{config['micro_batch_rows']} rows"
+        padding = [run["configs"][name]["padding_fraction"] * 100 for run in runs]
+        speed = [run["configs"][name]["tokens_per_s"] for run in runs]
+        ratio = [run["configs"][name]["speedup_vs_padded_rows"] for run in runs]
+        lines.append(
+            f"| {layout}, {size} | {_spread(padding, '{:.0f}')} % | {_spread(speed, '{:,.0f}')} | "
+            f"**{_spread(ratio)}×** |"
+        )
+    setup = runs[-1]["setup"]
+    return "\n".join(lines) + (
+        f"\n\n{setup['rows']} GRPO-like rows ({setup['real_tokens']} tokens), one AdamW step each, median of "
+        f"{setup['reps']} steps per run, {setup['threads']} torch thread(s), in one process; {_measured_on(runs)}.\n"
+    )
+
+
 def _pts(value: float) -> str:
     return f"{100 * value:+.1f}"
 
@@ -239,6 +260,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "rollout-throughput": rollout_throughput,
     "dpo-throughput": dpo_throughput,
     "step-search": step_search,
+    "packing-throughput": packing_throughput,
 }
 
 

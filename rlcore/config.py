@@ -167,6 +167,23 @@ class LearnerSection(Section):
     warmup_steps: int = Field(0, ge=0, description="Optimizer steps of linear warm-up from 0 to lr.")
     grad_clip: float = Field(1.0, ge=0, description="Global gradient-norm clip; 0 disables.")
     micro_batch_size: int = Field(16, ge=1, description="Samples per forward/backward on one rank.")
+    max_tokens_per_micro_batch: int | None = Field(
+        None,
+        ge=1,
+        description="Token budget of one micro-batch, replacing `micro_batch_size`: rows are packed first-fit "
+        "decreasing by length (a pair's two rows together) until the budget (Σ tokens with `packing`, rows × longest "
+        "row without) is reached; a longer sequence goes alone. None = `micro_batch_size` rows.",
+    )
+    packing: bool = Field(
+        False,
+        description="Pack each micro-batch's sequences into one padding-free row whose position_ids restart per "
+        "sequence (sdpa/eager: block-diagonal causal mask; flash_attention_2: varlen kernel). Same loss, no padding.",
+    )
+    balance_ranks: bool = Field(
+        False,
+        description="Deal each mini-batch's rows to the data-parallel ranks by total tokens (equal row counts, longest "
+        "first) instead of in contiguous blocks; the update is the same, the slowest rank waits less.",
+    )
     offload_optimizer: bool = Field(False, description="Keep optimizer state in CPU memory (DeepSpeed CPU Adam).")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, slower.")
     num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved per learner rank.")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from rlcore.batch import Batch, pad_sequences
+from rlcore.packing import Cost, micro_batches, sequence_lengths, split_to_count
 
 BUILTIN_MODEL = "builtin:tiny-arith"
 TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -86,6 +87,25 @@ def response_logprobs(
     return response_logprobs_and_entropy(model, inputs, response_width, temperature, with_entropy=False)[0]
 
 
+def collate_packed(batch: Batch, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """prompt_ids + response_ids of every row -> one padding-free row [1, Σ lengths] whose `position_ids` restart at
+    0 for each sequence: transformers then masks attention block-diagonally (sdpa/eager: a packed causal mask built
+    from the position restarts; flash_attention_2: its varlen kernel), so no sequence sees another."""
+    prompts, responses = batch["prompt_ids"], batch["response_ids"]
+    sequences = [list(p) + list(r) for p, r in zip(prompts, responses, strict=True)]
+    lengths = [len(sequence) for sequence in sequences]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if lengths else np.zeros(0, np.int64)
+    flat = [token for sequence in sequences for token in sequence]
+    positions = [position for length in lengths for position in range(length)]
+    return {
+        "input_ids": torch.as_tensor([flat], dtype=torch.long, device=device),
+        "position_ids": torch.as_tensor([positions], dtype=torch.long, device=device),
+        "sequence_starts": torch.as_tensor(starts, device=device),
+        "prompt_lengths": torch.as_tensor([len(p) for p in prompts], device=device),
+        "response_lengths": torch.as_tensor([len(r) for r in responses], device=device),
+    }
+
+
 def response_logprobs_and_entropy(
     model: torch.nn.Module,
     inputs: dict[str, torch.Tensor],
@@ -94,7 +114,9 @@ def response_logprobs_and_entropy(
     with_entropy: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`response_logprobs`, and (`with_entropy`) the entropy of π(· | x, y_<t) at each response token, detached,
-    [B, response_width], from the same logits."""
+    [B, response_width], from the same logits. `inputs` from `collate_sequences` or `collate_packed`."""
+    if "position_ids" in inputs:
+        return _packed_logprobs_and_entropy(model, inputs, response_width, temperature, with_entropy)
     input_ids = inputs["input_ids"]
     # Only positions from the shortest prompt's last token on predict response tokens: the LM head (a large share
     # of the compute for big vocabularies and short responses) runs on those alone.
@@ -115,6 +137,31 @@ def response_logprobs_and_entropy(
     return token_logprobs.gather(1, offsets) * mask, entropy
 
 
+def _packed_logprobs_and_entropy(
+    model: torch.nn.Module, inputs: dict[str, torch.Tensor], response_width: int, temperature: float, with_entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The packed layout's response log-probs, scattered back to right-padded [B, response_width]; the LM head runs
+    on the positions that predict a response token only (a tensor `logits_to_keep` selects them)."""
+    mask = response_mask_of(inputs, response_width)
+    columns = torch.arange(response_width, device=mask.device)[None]
+    predicting = (inputs["sequence_starts"] + inputs["prompt_lengths"] - 1)[:, None] + columns
+    kept = predicting[mask.bool()]  # row-major: row 0's response tokens, then row 1's, ...
+    # No attention mask and no cache: the condition under which transformers reads packing from position_ids.
+    logits = model(
+        input_ids=inputs["input_ids"], position_ids=inputs["position_ids"], use_cache=False, logits_to_keep=kept
+    ).logits
+    logits = logits.float() / max(temperature, 1e-6)
+    log_normalizer = torch.logsumexp(logits, dim=-1)
+    targets = inputs["input_ids"][:, kept + 1]
+    token_logprobs = (logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_normalizer)[0]
+    placed = mask.bool()
+    logp = torch.zeros_like(mask, dtype=token_logprobs.dtype).masked_scatter(placed, token_logprobs)
+    if not with_entropy:
+        return logp, None
+    entropy = token_entropy(logits, log_normalizer)[0]
+    return logp, torch.zeros_like(logp).masked_scatter(placed, entropy)
+
+
 @torch.no_grad()
 def token_entropy(logits: torch.Tensor, log_normalizer: torch.Tensor) -> torch.Tensor:
     """H = log Z − Σ π·logits at each position of [B, T, V] logits; one row at a time, so the extra memory is one
@@ -129,6 +176,17 @@ def response_mask_of(inputs: dict[str, torch.Tensor], response_width: int) -> to
     return (positions < inputs["response_lengths"][:, None]).float()
 
 
+def logprob_micro_batches(
+    batch: Batch, micro_batch_size: int, packing: bool = False, max_tokens: int | None = None
+) -> list[list[int]]:
+    """`batch_logprobs`' micro-batches: row indices, rows sorted by length so that little compute goes to padding."""
+    lengths = sequence_lengths(batch)
+    order = np.argsort(lengths, kind="stable")
+    cost: Cost = "packed" if packing else "padded"
+    planned = micro_batches([lengths[row] for row in order], micro_batch_size, max_tokens, cost)
+    return [order[rows].tolist() for rows in planned]
+
+
 @torch.no_grad()
 def batch_logprobs(
     model: torch.nn.Module,
@@ -136,17 +194,19 @@ def batch_logprobs(
     micro_batch_size: int,
     temperature: float = 1.0,
     device: torch.device | str = "cpu",
+    packing: bool = False,
+    max_tokens: int | None = None,
+    forwards: int = 0,
 ) -> np.ndarray:
-    """Forward-only response log-probabilities of a whole Batch as numpy [B, R], in its row order.
-
-    Rows go through in micro-batches of similar length (sorted by length), so little compute is spent on padding.
-    """
+    """Forward-only response log-probabilities of a whole Batch as numpy [B, R], in its row order, through
+    `logprob_micro_batches`; `packing` packs each micro-batch into one padding-free row. At least `forwards`
+    forward passes run (ZeRO-3 ranks must run equally many): micro-batches are halved, then the first repeated."""
     width = max((len(r) for r in batch["response_ids"]), default=0)
     out = np.zeros((len(batch), width), dtype=np.float32)
-    lengths = [len(p) + len(r) for p, r in zip(batch["prompt_ids"], batch["response_ids"], strict=True)]
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(batch), micro_batch_size):
-        rows = order[start : start + micro_batch_size]
-        inputs = collate_sequences(batch.select(rows), device)
+    plan = split_to_count(logprob_micro_batches(batch, micro_batch_size, packing, max_tokens), forwards)
+    plan += plan[:1] * (forwards - len(plan))
+    collate = collate_packed if packing else collate_sequences
+    for rows in plan:
+        inputs = collate(batch.select(rows), device)
         out[rows] = response_logprobs(model, inputs, width, temperature).float().cpu().numpy()
     return out
