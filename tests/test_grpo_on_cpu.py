@@ -9,6 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,8 +47,10 @@ def test_driver_killed_at_a_random_step_resumes_bitwise(ray_cluster, tiny_model_
     overrides = ["checkpoint.every_steps=1", "eval.every_steps=2", "eval.at_start=true", "logging.tensorboard=true"]
     config = tiny_run_config(tmp_path / "killed", tiny_model_path, "algorithm.steps=3", *overrides)
     run_dir = config.run_dir
+    uninterrupted = tiny_run_config(tmp_path / "whole", tiny_model_path, "algorithm.steps=3")
     killed_after = random.choice([1, 2])
-    kill_driver_after(config, killed_after, tmp_path / "driver.log")
+    with driver_killed_after(config, killed_after, tmp_path / "driver.log"):
+        build_algorithm(uninterrupted).run()  # beside the driver, to be killed
     survivors = CheckpointManager(run_dir, keep_last=2).complete()
     truncated = survivors[-1][1] if len(survivors) >= 2 else None
     if truncated:
@@ -58,8 +63,6 @@ def test_driver_killed_at_a_random_step_resumes_bitwise(ray_cluster, tiny_model_
     if truncated:
         assert f"skipping checkpoint {truncated}: model.safetensors has" in caplog.text
     assert "resumed from" in caplog.text
-    uninterrupted = tiny_run_config(tmp_path / "whole", tiny_model_path, "algorithm.steps=3")
-    build_algorithm(uninterrupted).run()
     final, expected = (
         load_file(str(d / "checkpoints" / "step_3" / "model.safetensors")) for d in (run_dir, uninterrupted.run_dir)
     )
@@ -99,28 +102,23 @@ def trained(row: dict) -> dict:
     return {k: v for k, v in row.items() if not (k.startswith(("time", "eval/")) or k.endswith("seconds"))}
 
 
-def kill_driver_after(config: RunConfig, step: int, log_path: Path) -> None:
-    """Run `rlcore train` on this session's Ray cluster and SIGKILL it at a random moment (up to 1 s) after the
-    metrics line of `step` appears, while it is still running."""
+@contextmanager
+def driver_killed_after(config: RunConfig, step: int, log_path: Path) -> Iterator[None]:
+    """Run `rlcore train` on this session's Ray cluster while the block runs, and SIGKILL it at a random moment (up
+    to 1 s) after the metrics line of `step` appears, while it is still running; on leaving, wait for the kill and
+    for Ray to end the killed driver's actors."""
     import ray
 
     config_file = log_path.with_suffix(".yaml")
     save_config(config, config_file)
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "PYTHONPATH": str(ROOT)}
-    metrics = config.run_dir / "metrics.jsonl"
-    with log_path.open("w") as log:
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "rlcore.cli", "train", str(config_file)], env=env, stdout=log, stderr=log
-        )
+    with log_path.open("w") as log, ThreadPoolExecutor(1) as watcher:
+        command = [sys.executable, "-m", "rlcore.cli", "train", str(config_file)]
+        driver = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         try:
-            deadline = time.monotonic() + 600
-            while not (metrics.exists() and any(row["step"] >= step for row in read_metrics(metrics))):
-                assert driver.poll() is None, f"the driver ended before step {step}: {log_path.read_text()[-3000:]}"
-                assert time.monotonic() < deadline, f"no step {step} within 600 s"
-                time.sleep(0.2)
-            time.sleep(random.uniform(0, 1))
-            assert driver.poll() is None, f"the driver finished before it was killed (after step {step})"
-            driver.send_signal(signal.SIGKILL)
+            killed = watcher.submit(kill_after, driver, config.run_dir / "metrics.jsonl", step, log_path)
+            yield
+            killed.result()
         finally:
             driver.kill()
             driver.wait()
@@ -131,3 +129,14 @@ def kill_driver_after(config: RunConfig, step: int, log_path: Path) -> None:
     while alive := [a for a in ray._private.state.actors().values() if a["JobID"] in jobs and a["State"] != "DEAD"]:
         assert time.monotonic() < deadline, f"the killed driver's actors still run: {alive}"
         time.sleep(0.5)
+
+
+def kill_after(driver: subprocess.Popen, metrics: Path, step: int, log_path: Path) -> None:
+    deadline = time.monotonic() + 900
+    while not (metrics.exists() and any(row["step"] >= step for row in read_metrics(metrics))):
+        assert driver.poll() is None, f"the driver ended before step {step}: {log_path.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no step {step} within 900 s"
+        time.sleep(0.2)
+    time.sleep(random.uniform(0, 1))
+    assert driver.poll() is None, f"the driver finished before it was killed (after step {step})"
+    driver.send_signal(signal.SIGKILL)
