@@ -63,14 +63,24 @@ class RolloutWorker(Worker):
             raise ValueError(f"unknown sampling settings {sorted(unknown)}; allowed: {SAMPLING_KEYS}")
         return SamplingParams(n=n, seed=seed, logprobs=0, **settings)
 
-    def generate(self, batch: Batch, n: int = 1, sampling: dict[str, Any] | None = None) -> Batch:
+    def generate(
+        self, batch: Batch, n: int = 1, sampling: dict[str, Any] | None = None, seed: int | None = None
+    ) -> Batch:
         """n samples per prompt: token ids, text, finish reason and sampled-token log-probabilities.
 
-        Prompts come from column `prompt_ids` (token ids, formatted by rlcore.chat) or `prompt` (plain text). On GPUs a
-        column `seed` makes each prompt's samples reproducible on its own. Output rows are the input rows repeated n
-        times, in order.
+        Prompts come from column `prompt_ids` (token ids, formatted by rlcore.chat) or `prompt` (plain text). `seed`
+        (the call's, from the Runtime) re-seeds the engine's sampling RNG, mixed with this worker's rank, so that
+        the samples depend on the weights, the prompts and the seed only, not on what the engine sampled before
+        (a resumed run's fresh engine samples as the uninterrupted run's did). On GPUs a column `seed` makes each
+        prompt's samples reproducible on its own. Output rows are the input rows repeated n times, in order.
         """
         from vllm.inputs import TokensPrompt
+
+        if seed is not None:
+            # An empty prefix cache too: the engine then schedules this call's prompts (and so hands out its random
+            # draws) as a fresh engine would, whatever earlier calls (an evaluation) left cached.
+            self.llm.reset_prefix_cache()
+            self.llm.collective_rpc("rlcore_seed_sampling", args=(mix_seed(seed, self.rank),))
 
         if "prompt_ids" in batch:
             ids = [list(prompt_ids) for prompt_ids in batch["prompt_ids"]]
@@ -78,10 +88,10 @@ class RolloutWorker(Worker):
             ids = [encoded.ids for encoded in encode_rows(self.tokenizer, batch.rows(), template=None)]
         prompts = [TokensPrompt(prompt_token_ids=prompt_ids) for prompt_ids in ids]
         if "seed" in batch and self.on_gpu:
-            params = [self.sampling_params(n, int(seed), sampling) for seed in batch["seed"]]
+            params = [self.sampling_params(n, int(row_seed), sampling) for row_seed in batch["seed"]]
         else:
             # vLLM on CPU cannot rewind a per-request generator when chunked prefill discards a sample
-            # ("CPU Generator does not use offset"); there the engine seed makes runs reproducible.
+            # ("CPU Generator does not use offset"); there the call's `seed` makes runs reproducible.
             params = self.sampling_params(n, None, sampling)
         outputs = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
 
@@ -125,6 +135,12 @@ class RolloutWorker(Worker):
     def set_policy_version(self, version: int) -> None:
         """After a resume: the engine was started from the checkpoint of this policy version."""
         self.policy_version = version
+
+
+def mix_seed(*parts: int) -> int:
+    """A 32-bit seed drawn from a tuple of integers (numpy's SeedSequence hashing: nearby tuples give unrelated
+    seeds)."""
+    return int(np.random.SeedSequence([int(part) % 2**63 for part in parts]).generate_state(1)[0])
 
 
 def _sampled_logprob(step_logprobs: dict[int, Any] | None, token: int) -> float:

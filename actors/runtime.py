@@ -12,7 +12,7 @@ from typing import Any
 from actors.learner import LearnerWorker
 from actors.reference import ReferenceWorker
 from actors.reward import RewardWorker
-from actors.rollout import RolloutWorker, rollout_env
+from actors.rollout import RolloutWorker, mix_seed, rollout_env
 from rlcore.batch import Batch
 from rlcore.cluster import WorkerGroup, actor_env, init_ray
 from rlcore.config import RunConfig
@@ -61,6 +61,7 @@ class Runtime:
         init_ray(config.cluster)
         self.policy_path = policy_path or self.base_model_path
         self.policy_version = 0
+        self.step, self.generate_calls = 0, 0  # which sampling seed the next generate call gets (begin_step)
         self.groups: dict[str, WorkerGroup] = {}
         started = time.perf_counter()
         if "rollout" in roles:
@@ -124,10 +125,20 @@ class Runtime:
         self.groups[name] = group
 
     # ---- the verbs algorithms use -----------------------------------------------------------------------------
+    def begin_step(self, step: int) -> None:
+        """The generate calls from now on belong to training step `step` (the loop says so before each step and
+        before each round's start). Each call re-seeds the rollout engines from (run.seed, step, call number within
+        the step), so a resumed run samples what the uninterrupted run sampled. The count restarts only when the
+        step changes: a round's start and its first step share a number without sharing seeds."""
+        if step != self.step:
+            self.step, self.generate_calls = step, 0
+
     def generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch:
         """n samples per prompt row; adds `group` (prompt index) so that samples of one prompt stay together."""
         prompts = prompts.with_columns(group=list(range(len(prompts))))
-        return self.group("rollout").call("generate", prompts, n=n, sampling=sampling)
+        seed = mix_seed(self.config.run.seed, self.step, self.generate_calls)
+        self.generate_calls += 1
+        return self.group("rollout").call("generate", prompts, n=n, sampling=sampling, seed=seed)
 
     def score(self, samples: Batch) -> Batch:
         return samples.with_tensors(**self.group("reward").call("score", samples).tensors)

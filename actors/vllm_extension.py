@@ -1,4 +1,5 @@
-"""vLLM worker extension: loads serialized weight buckets into the running engine in place.
+"""vLLM worker extension: loads serialized weight buckets into the running engine in place, and re-seeds its
+sampling RNG.
 
 Named by `worker_extension_cls` when the engine is built; its methods run inside vLLM's worker and are reached
 through `LLM.collective_rpc`. Payloads are safetensors bytes, never pickled objects.
@@ -43,6 +44,11 @@ class WeightReceiver:
         self.reload_weights(weights_iterator=tensors())
         self._rlcore_retie_embeddings()
         return len(staged)
+
+    def rlcore_seed_sampling(self, seed: int) -> None:
+        """Seed the RNG that samples requests without a seed of their own: vLLM's V1 sampler draws from the torch
+        default generator (on CPU the per-row seeds of its Gumbel-max kernel, on GPUs the exponential noise)."""
+        torch.manual_seed(seed)
 
     def _rlcore_retie_embeddings(self) -> None:
         """A tied lm_head gets no weights of its own, so the layerwise reload restores its old tensors (and on CPU

@@ -161,12 +161,14 @@ class Algorithm(RunState, ABC):
         """Every round's steps after `start_step` (the resumed checkpoint's); the steps before it are skipped."""
         rounds, step = self.num_rounds(), 0
         for self.round in range(1, rounds + 1):
+            self.runtime.begin_step(step + 1)  # a round's start may generate (iterative DPO's pairs)
             self.round_steps = range(step + 1, step + 1 + self.start_round(self.round, resuming=step < start_step))
             step = self.round_steps.stop - 1
             if step > start_step:
                 self.progress.set_total(self.total_steps())
             for current in range(max(self.round_steps.start, start_step + 1), step + 1):
                 last = current == step
+                self.runtime.begin_step(current)
                 self.end_step(current, self.step(current), end_of_round=last, final=last and self.round == rounds)
 
     def end_step(self, step: int, metrics: dict[str, float], end_of_round: bool, final: bool) -> None:

@@ -18,6 +18,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
+from rlcore.stalls import stalled_ranks_message
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +249,11 @@ class WorkerGroup:
             try:
                 results.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
             except GetTimeoutError:
+                within = f"within {timeout or self.call_timeout_s:.0f}s"
+                if stalled := stalled_ranks_message(self.name, self.actors, rank, method):  # maybe another rank
+                    raise WorkerTimeout(f"{stalled} (no result {within})") from None
                 raise WorkerTimeout(
-                    f"{where} did not finish within {timeout or self.call_timeout_s:.0f}s "
-                    f"(hung worker or too small cluster.call_timeout_s)"
+                    f"{where} did not finish {within} (hung worker or too small cluster.call_timeout_s)"
                 ) from None
             except RayActorError as error:
                 raise WorkerDied(f"{where}: the worker process died ({_first_line(error)})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -18,7 +19,7 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 class Echo(Worker):
-    remote_methods = ("double", "crash", "sleep", "fail")
+    remote_methods = ("double", "crash", "sleep", "fail", "pid")
 
     def double(self, batch: Batch) -> Batch:
         return Batch(tensors={"x": batch["x"] * 2}, columns={"rank": [self.rank] * len(batch)})
@@ -32,6 +33,9 @@ class Echo(Worker):
 
     def fail(self) -> None:
         raise ValueError("bad input 42")
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 @pytest.fixture
@@ -50,6 +54,17 @@ def test_call_shards_in_order(group):
 def test_errors_name_the_actor_and_method(group):
     with pytest.raises(WorkerError, match=r"echo\[0\]\.fail raised ValueError: bad input 42"):
         group.broadcast("fail")
+    # Rank 1 stopped (SIGSTOP) while every rank runs the call: the timeout of rank 0's result names rank 1.
+    pid = group.broadcast("pid")[1]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(WorkerTimeout) as raised:
+            group.broadcast("sleep", seconds=3, timeout=1)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert str(raised.value) == (
+        "echo[1] stopped responding (process state: stopped) during sleep; echo[0] waits for it (no result within 1s)"
+    )
     with pytest.raises(WorkerTimeout, match=r"echo\[0\]\.sleep did not finish within 1s"):
         group.broadcast("sleep", seconds=5, timeout=1)
     with pytest.raises(WorkerDied, match=r"echo\[\d\]\.crash: the worker process died"):
@@ -73,4 +88,4 @@ def test_a_declared_method_must_exist():
 
     with pytest.raises(TypeError, match=r"Broken declares remote methods it does not define: \['tripple'\]"):
         declared_methods(Broken)
-    assert declared_methods(Echo) == {"ready", "node_address", "double", "crash", "sleep", "fail"}
+    assert declared_methods(Echo) == {"ready", "node_address", "double", "crash", "sleep", "fail", "pid"}
