@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import ray
@@ -18,6 +18,8 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
+from rlcore.restarts import await_restart, dead_ranks
+from rlcore.restarts import first_line as _first_line
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,11 @@ class ClusterError(WorkerError):
 
 
 class WorkerDied(WorkerError):
-    pass
+    """A worker process died; `rank` is its rank in the group (None when not known)."""
+
+    def __init__(self, message: str, rank: int | None = None):
+        super().__init__(message)
+        self.rank = rank
 
 
 def init_ray(cluster: ClusterSection) -> None:
@@ -144,6 +150,11 @@ class WorkerGroup:
     (`remote_methods`), and `uses` names those its caller will call: a misspelt name fails when the group is built,
     and a call to an undeclared method fails before anything is sent. Every call has a timeout, and a dead or hung
     actor surfaces as a WorkerError naming the actor and the method.
+
+    With `max_restarts` > 0, Ray restarts a worker whose process dies (actor restarts, up to that many times per
+    worker); a call it was running is redone on the restarted worker with the same arguments (its shard only), after
+    `on_restart(rank)` has brought the new process up to date (e.g. the current weights). Tasks are never retried by
+    Ray itself (max_task_retries=0): a restarted worker must be brought up to date before it works again.
     """
 
     def __init__(
@@ -160,8 +171,14 @@ class WorkerGroup:
         init_kwargs: dict[str, Any] | None = None,
         start_timeout_s: float = 300.0,
         uses: Sequence[str] = (),
+        max_restarts: int = 0,
+        on_restart: Callable[[int], str | None] | None = None,
     ):
         self.name = name
+        self.max_restarts = max_restarts
+        self.on_restart = on_restart  # returns what it did, for the log line
+        self.restarts = [0] * num_workers  # per rank, as Ray counts them
+        self.start_timeout_s = start_timeout_s
         self.methods = declared_methods(actor_class)
         for method in uses:
             self._check(method)
@@ -192,6 +209,8 @@ class WorkerGroup:
                 ),
                 runtime_env={"env_vars": env or {}},
                 max_concurrency=1,
+                max_restarts=max_restarts,
+                max_task_retries=0,
             ).remote(rank=rank, world_size=num_workers, **(init_kwargs or {}))
             for rank in range(num_workers)
         ]
@@ -204,24 +223,66 @@ class WorkerGroup:
         """Shard the batch over the actors (empty shards are skipped), run, and gather in order."""
         self._check(method)
         shards = batch.split(len(self.actors))
-        busy = [(rank, shard) for rank, shard in enumerate(shards) if len(shard)]
-        refs = [getattr(self.actors[rank], method).remote(shard, **kwargs) for rank, shard in busy]
-        results = self.wait([f"{method}" for _ in busy], refs, ranks=[rank for rank, _ in busy], timeout=timeout)
-        return Batch.concat(results)
+        calls = {rank: {"batch": shard, **kwargs} for rank, shard in enumerate(shards) if len(shard)}
+        return Batch.concat(self._run(method, calls, timeout))
 
     def broadcast(self, method: str, *, timeout: float | None = None, **kwargs: Any) -> list[Any]:
         self._check(method)
-        refs = [getattr(actor, method).remote(**kwargs) for actor in self.actors]
-        return self.wait([method] * len(refs), refs, timeout=timeout)
+        return self._run(method, dict.fromkeys(range(len(self.actors)), kwargs), timeout)
 
     def call_each(
         self, method: str, per_rank_kwargs: Sequence[dict[str, Any]], *, timeout: float | None = None
     ) -> list[Any]:
         """Different arguments per actor (e.g. pre-split data), by name."""
         self._check(method)
-        actors_and_kwargs = zip(self.actors, per_rank_kwargs, strict=True)
-        refs = [getattr(actor, method).remote(**kwargs) for actor, kwargs in actors_and_kwargs]
-        return self.wait([method] * len(refs), refs, timeout=timeout)
+        return self._run(method, dict(enumerate(per_rank_kwargs)), timeout, strict=True)
+
+    def _run(
+        self, method: str, calls: dict[int, dict[str, Any]], timeout: float | None, strict: bool = False
+    ) -> list[Any]:
+        """Call `method` on each rank of `calls` with its arguments; results in rank order. A worker that died is
+        replaced (restartable groups) and its call alone is redone; completed calls are kept, never rerun."""
+        if strict and len(calls) != len(self.actors):
+            raise ValueError(f"{self.name}.{method}: {len(calls)} sets of arguments for {len(self.actors)} workers")
+
+        def submit(rank: int) -> ray.ObjectRef:
+            return getattr(self.actors[rank], method).remote(**calls[rank])
+
+        refs = {rank: submit(rank) for rank in calls}
+        while True:
+            try:
+                return self.wait([method] * len(refs), list(refs.values()), list(refs), timeout=timeout)
+            except WorkerDied as died:
+                if not self.max_restarts or died.rank is None:
+                    raise
+                self.replace(died.rank, method, died)
+                refs[died.rank] = submit(died.rank)
+
+    def replace(self, rank: int, method: str, died: WorkerDied) -> None:
+        """Wait for Ray to restart the dead worker `rank`, bring it up to date; WorkerDied once the budget is spent."""
+        if self.restarts[rank] >= self.max_restarts:
+            raise WorkerDied(
+                f"{died}; it was restarted {self.restarts[rank]} time(s) already, the budget of "
+                f"cluster.max_worker_restarts ({self.max_restarts}), so the run stops here",
+                rank,
+            ) from None
+        self.restarts[rank] += 1
+        if failure := await_restart(self.actors[rank], self.start_timeout_s):
+            raise WorkerDied(f"{self.name}[{rank}] died during {method} and {failure}", rank)
+        done = self.on_restart(rank) if self.on_restart else None
+        log.warning(
+            "%s[%d] died during %s; Ray restarted it (%d of %d restarts)%s; its call is redone",
+            self.name,
+            rank,
+            method,
+            self.restarts[rank],
+            self.max_restarts,
+            f", {done}" if done else "",
+        )
+
+    def dead_ranks(self) -> list[int]:
+        """The ranks whose worker is dead for good (a busy one, e.g. waiting in a collective, counts as alive)."""
+        return dead_ranks(self.actors)
 
     def _check(self, method: str) -> None:
         if method not in self.methods:
@@ -253,7 +314,7 @@ class WorkerGroup:
                     f"(hung worker or too small cluster.call_timeout_s)"
                 ) from None
             except RayActorError as error:
-                raise WorkerDied(f"{where}: the worker process died ({_first_line(error)})") from None
+                raise WorkerDied(f"{where}: the worker process died ({_first_line(error)})", rank) from None
             except RayTaskError as error:
                 raise WorkerError(f"{where} raised {type(error.cause).__name__}: {error.cause}") from error.cause
         return results
@@ -278,11 +339,6 @@ def _fits(bundles: list[dict[str, float]], strategy: str) -> bool:
 def _node_resources() -> str:
     nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
     return ", ".join(str({k: v for k, v in sorted(node.items()) if k in ("CPU", "GPU")}) for node in nodes)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def declared_methods(actor_class: type) -> frozenset[str]:

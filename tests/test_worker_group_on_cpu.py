@@ -18,10 +18,21 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 class Echo(Worker):
-    remote_methods = ("double", "crash", "sleep", "fail")
+    remote_methods = ("double", "crash", "sleep", "fail", "double_once_dying", "pid")
 
     def double(self, batch: Batch) -> Batch:
         return Batch(tensors={"x": batch["x"] * 2}, columns={"rank": [self.rank] * len(batch)})
+
+    def double_once_dying(self, batch: Batch, marker_dir: str) -> Batch:
+        """The first call of each rank (per marker_dir) kills its process; the call redone on the restart doubles."""
+        marker = os.path.join(marker_dir, f"died-{self.rank}")
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), 9)
+        return Batch(tensors={"x": batch["x"] * 2}, columns={"pid": [os.getpid()] * len(batch)})
+
+    def pid(self) -> int:
+        return os.getpid()
 
     def crash(self) -> None:
         os._exit(1)
@@ -56,6 +67,36 @@ def test_errors_name_the_actor_and_method(group):
         group.broadcast("crash")
 
 
+def test_a_dead_worker_is_restarted_by_ray_and_only_its_shard_redone(ray_cluster, tmp_path, caplog):
+    """Rank 1 dies in the call: Ray restarts it (a new process), the hook runs for it, its shard alone is redone, in
+    order; dying again once the budget (1) is spent ends in one error naming the worker and the budget."""
+    restarted: list[int] = []
+    workers = WorkerGroup(
+        "echo", Echo, 2, num_cpus=0.1, call_timeout_s=60, max_restarts=1, on_restart=lambda r: restarted.append(r)
+    )
+    try:
+        pids = workers.broadcast("pid")
+        for attempt in ("first", "second"):  # rank 0 has died already (its marker is there): only rank 1 dies
+            (tmp_path / attempt).mkdir()
+            (tmp_path / attempt / "died-0").touch()
+        with caplog.at_level("WARNING", logger="rlcore.cluster"):
+            result = workers.call(
+                "double_once_dying", Batch(tensors={"x": np.arange(5)}), marker_dir=f"{tmp_path}/first"
+            )
+        assert result["x"].tolist() == [0, 2, 4, 6, 8]  # nothing lost, nothing twice
+        assert restarted == [1] and workers.restarts == [0, 1]
+        new_pids = workers.broadcast("pid")
+        assert new_pids[0] == pids[0] and new_pids[1] != pids[1] and result["pid"] == [pids[0]] * 3 + [new_pids[1]] * 2
+        assert "echo[1] died during double_once_dying; Ray restarted it (1 of 1 restarts); its call is redone" in (
+            caplog.text
+        )
+        with pytest.raises(WorkerDied, match=r"echo\[1\]\.double_once_dying: the worker process died .*restarted 1 "):
+            workers.call("double_once_dying", Batch(tensors={"x": np.arange(3)}), marker_dir=f"{tmp_path}/second")
+        assert workers.dead_ranks() == [1]  # Ray gave up on it: no restarts left
+    finally:
+        workers.shutdown()
+
+
 def test_calls_are_checked_against_the_declared_methods(group):
     with pytest.raises(
         WorkerError, match=r"'dubble' is not a remote method of its workers \(did you mean 'double'\?\)"
@@ -73,4 +114,6 @@ def test_a_declared_method_must_exist():
 
     with pytest.raises(TypeError, match=r"Broken declares remote methods it does not define: \['tripple'\]"):
         declared_methods(Broken)
-    assert declared_methods(Echo) == {"ready", "node_address", "double", "crash", "sleep", "fail"}
+    assert declared_methods(Echo) == {"ready", "node_address", "double", "crash", "sleep", "fail", "pid"} | {
+        "double_once_dying"
+    }

@@ -1,0 +1,51 @@
+"""Ray's side of replacing a dead worker: waiting for Ray to restart an actor, and telling dead actors from busy
+ones. The policy (budgets, redoing a call, bringing a restarted worker up to date) is WorkerGroup's."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
+
+
+def await_restart(actor: Any, timeout_s: float) -> str | None:
+    """Wait until Ray has restarted `actor` and it answers; None then, else why not (for an error message).
+
+    A call to an actor that is being restarted may fail as unavailable rather than wait: it is asked again."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ray.get(actor.ready.remote(), timeout=max(0.0, deadline - time.monotonic()))
+            return None
+        except ActorUnavailableError:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        except GetTimeoutError:
+            break
+        except RayActorError as error:
+            return f"Ray could not restart it ({first_line(error)})"
+    return f"was not restarted within {timeout_s:g}s (cluster.start_timeout_s)"
+
+
+def dead_ranks(actors: Sequence[Any], timeout_s: float = 10.0) -> list[int]:
+    """The positions of the actors that are dead for good; one that does not answer within `timeout_s` (busy, e.g.
+    waiting in a collective for a dead peer) counts as alive."""
+    probes = [actor.ready.remote() for actor in actors]
+    done, _ = ray.wait(probes, num_returns=len(probes), timeout=timeout_s)
+    dead = []
+    for rank, probe in enumerate(probes):
+        if probe in done:
+            try:
+                ray.get(probe)
+            except RayActorError:
+                dead.append(rank)
+    return dead
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
