@@ -72,6 +72,7 @@ class RolloutWorker(Worker):
         """
         from vllm.inputs import TokensPrompt
 
+        self.require_up_to_date()  # restarted by Ray: the weights are not yet the current ones
         if "prompt_ids" in batch:
             ids = [list(prompt_ids) for prompt_ids in batch["prompt_ids"]]
         else:  # plain text (the driver formats data rows, chat templates included, into prompt_ids)
@@ -120,11 +121,13 @@ class RolloutWorker(Worker):
         self.llm.collective_rpc("rlcore_commit_weights")
         self.llm.reset_prefix_cache()
         self.policy_version = version
+        self.restarted = False
         return total
 
     def set_policy_version(self, version: int) -> None:
-        """After a resume: the engine was started from the checkpoint of this policy version."""
+        """After a resume (or a restart before any sync): the engine was started from this policy version."""
         self.policy_version = version
+        self.restarted = False
 
 
 def _sampled_logprob(step_logprobs: dict[int, Any] | None, token: int) -> float:

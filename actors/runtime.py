@@ -137,7 +137,7 @@ class Runtime:
             start_timeout_s=cluster.start_timeout_s,
             init_kwargs=init_kwargs,
             uses=CALLS[name],
-            max_restarts=0 if name == "learner" else cluster.max_worker_restarts,
+            max_restarts=None if name == "learner" else cluster.max_worker_restarts,  # learner: restart_learner
             on_restart=on_restart,
         )
         self.groups[name] = group

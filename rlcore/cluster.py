@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -18,7 +19,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
-from rlcore.restarts import await_restart, dead_ranks
+from rlcore.restarts import WorkerRestarted, await_restart, dead_ranks
 from rlcore.restarts import first_line as _first_line
 
 log = logging.getLogger(__name__)
@@ -151,10 +152,11 @@ class WorkerGroup:
     and a call to an undeclared method fails before anything is sent. Every call has a timeout, and a dead or hung
     actor surfaces as a WorkerError naming the actor and the method.
 
-    With `max_restarts` > 0, Ray restarts a worker whose process dies (actor restarts, up to that many times per
-    worker); a call it was running is redone on the restarted worker with the same arguments (its shard only), after
-    `on_restart(rank)` has brought the new process up to date (e.g. the current weights). Tasks are never retried by
-    Ray itself (max_task_retries=0): a restarted worker must be brought up to date before it works again.
+    With `max_restarts` set, Ray restarts a worker whose process dies (actor restarts, up to that many times per
+    worker; 0: the budget is spent from the start; None: never, e.g. learner ranks): the call it was running, or the
+    first one it gets unprepared (`Worker.require_up_to_date`), is redone on it with the same arguments (its shard
+    only) after `on_restart(rank)` has brought it up to date (e.g. the current weights). Ray itself never retries a
+    task (max_task_retries=0), as a restarted worker must be brought up to date first.
     """
 
     def __init__(
@@ -171,7 +173,7 @@ class WorkerGroup:
         init_kwargs: dict[str, Any] | None = None,
         start_timeout_s: float = 300.0,
         uses: Sequence[str] = (),
-        max_restarts: int = 0,
+        max_restarts: int | None = None,
         on_restart: Callable[[int], str | None] | None = None,
     ):
         self.name = name
@@ -209,7 +211,7 @@ class WorkerGroup:
                 ),
                 runtime_env={"env_vars": env or {}},
                 max_concurrency=1,
-                max_restarts=max_restarts,
+                max_restarts=max_restarts or 0,
                 max_task_retries=0,
             ).remote(rank=rank, world_size=num_workers, **(init_kwargs or {}))
             for rank in range(num_workers)
@@ -252,15 +254,16 @@ class WorkerGroup:
         while True:
             try:
                 return self.wait([method] * len(refs), list(refs.values()), list(refs), timeout=timeout)
-            except WorkerDied as died:
-                if not self.max_restarts or died.rank is None:
+            except WorkerError as failed:
+                rank = _replaceable_rank(failed)
+                if self.max_restarts is None or rank is None:
                     raise
-                self.replace(died.rank, method, died)
-                refs[died.rank] = submit(died.rank)
+                self.replace(rank, method, failed)
+                refs[rank] = submit(rank)
 
-    def replace(self, rank: int, method: str, died: WorkerDied) -> None:
+    def replace(self, rank: int, method: str, died: WorkerError) -> None:
         """Wait for Ray to restart the dead worker `rank`, bring it up to date; WorkerDied once the budget is spent."""
-        if self.restarts[rank] >= self.max_restarts:
+        if self.restarts[rank] >= (self.max_restarts or 0):
             raise WorkerDied(
                 f"{died}; it was restarted {self.restarts[rank]} time(s) already, the budget of "
                 f"cluster.max_worker_restarts ({self.max_restarts}), so the run stops here",
@@ -271,9 +274,10 @@ class WorkerGroup:
             raise WorkerDied(f"{self.name}[{rank}] died during {method} and {failure}", rank)
         done = self.on_restart(rank) if self.on_restart else None
         log.warning(
-            "%s[%d] died during %s; Ray restarted it (%d of %d restarts)%s; its call is redone",
+            "%s[%d] died %s %s; Ray restarted it (%d of %d restarts)%s; its call is redone",
             self.name,
             rank,
+            "during" if isinstance(died, WorkerDied) else "before",
             method,
             self.restarts[rank],
             self.max_restarts,
@@ -327,6 +331,13 @@ class WorkerGroup:
             remove_placement_group(self.placement_group)
 
 
+def _replaceable_rank(error: WorkerError) -> int | None:
+    """The rank of the worker that died in `error` (or that Ray restarted unnoticed), None for any other failure."""
+    if isinstance(error, WorkerDied):
+        return error.rank
+    return error.__cause__.rank if isinstance(error.__cause__, WorkerRestarted) else None
+
+
 def _fits(bundles: list[dict[str, float]], strategy: str) -> bool:
     """Whether some alive node could hold one bundle (STRICT_PACK: all of them), free or not."""
     needed = bundles[:1]
@@ -365,6 +376,15 @@ class Worker:
         self.world_size = world_size
         torch.set_num_threads(int(os.environ.get("RLCORE_TORCH_THREADS", "1")))
         logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {type(self).__name__}[{rank}] %(message)s")
+        # A process Ray restarted after a death starts from its start-up state, which may be out of date.
+        with warnings.catch_warnings():  # the property reads a deprecated one inside Ray
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+
+    def require_up_to_date(self) -> None:
+        """In a method that needs the group's current state: a restarted worker not yet brought up to date refuses."""
+        if self.restarted:
+            raise WorkerRestarted(self.rank)
 
     def ready(self) -> bool:
         return True

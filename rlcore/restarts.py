@@ -1,5 +1,6 @@
-"""Ray's side of replacing a dead worker: waiting for Ray to restart an actor, and telling dead actors from busy
-ones. The policy (budgets, redoing a call, bringing a restarted worker up to date) is WorkerGroup's."""
+"""Ray's side of replacing a dead worker: waiting for Ray to restart an actor, telling dead actors from busy ones, and
+the error by which a restarted worker refuses work until it is up to date. The policy (budgets, redoing a call,
+bringing a restarted worker up to date) is WorkerGroup's (rlcore.cluster)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,18 @@ from typing import Any
 
 import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
+
+
+class WorkerRestarted(RuntimeError):
+    """Raised by a worker that Ray restarted when it is given work before its group brought it up to date (it died
+    between calls, so no call failed: e.g. a rollout engine that still holds its start-up weights)."""
+
+    def __init__(self, rank: int):
+        super().__init__(rank)
+        self.rank = rank
+
+    def __str__(self) -> str:
+        return f"worker {self.rank} was restarted by Ray and is not up to date yet"
 
 
 def await_restart(actor: Any, timeout_s: float) -> str | None:

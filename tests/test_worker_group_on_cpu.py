@@ -18,7 +18,7 @@ ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 class Echo(Worker):
-    remote_methods = ("double", "crash", "sleep", "fail", "double_once_dying", "pid")
+    remote_methods = ("double", "crash", "sleep", "fail", "double_once_dying", "pid", "checked_double", "catch_up")
 
     def double(self, batch: Batch) -> Batch:
         return Batch(tensors={"x": batch["x"] * 2}, columns={"rank": [self.rank] * len(batch)})
@@ -33,6 +33,13 @@ class Echo(Worker):
 
     def pid(self) -> int:
         return os.getpid()
+
+    def checked_double(self, batch: Batch) -> Batch:
+        self.require_up_to_date()
+        return self.double(batch)
+
+    def catch_up(self) -> None:
+        self.restarted = False
 
     def crash(self) -> None:
         os._exit(1)
@@ -71,9 +78,12 @@ def test_a_dead_worker_is_restarted_by_ray_and_only_its_shard_redone(ray_cluster
     """Rank 1 dies in the call: Ray restarts it (a new process), the hook runs for it, its shard alone is redone, in
     order; dying again once the budget (1) is spent ends in one error naming the worker and the budget."""
     restarted: list[int] = []
-    workers = WorkerGroup(
-        "echo", Echo, 2, num_cpus=0.1, call_timeout_s=60, max_restarts=1, on_restart=lambda r: restarted.append(r)
-    )
+
+    def catch_up(rank: int) -> None:
+        restarted.append(rank)
+        ray.get(workers.actors[rank].catch_up.remote())
+
+    workers = WorkerGroup("echo", Echo, 2, num_cpus=0.1, call_timeout_s=60, max_restarts=1, on_restart=catch_up)
     try:
         pids = workers.broadcast("pid")
         for attempt in ("first", "second"):  # rank 0 has died already (its marker is there): only rank 1 dies
@@ -115,5 +125,7 @@ def test_a_declared_method_must_exist():
     with pytest.raises(TypeError, match=r"Broken declares remote methods it does not define: \['tripple'\]"):
         declared_methods(Broken)
     assert declared_methods(Echo) == {"ready", "node_address", "double", "crash", "sleep", "fail", "pid"} | {
-        "double_once_dying"
+        "double_once_dying",
+        "checked_double",
+        "catch_up",
     }
