@@ -242,8 +242,8 @@ class WorkerGroup:
     def _run(
         self, method: str, calls: dict[int, dict[str, Any]], timeout: float | None, strict: bool = False
     ) -> list[Any]:
-        """Call `method` on each rank of `calls` with its arguments; results in rank order. A worker that died is
-        replaced (restartable groups) and its call alone is redone; completed calls are kept, never rerun."""
+        """Call `method` on each rank of `calls` with its arguments; results in rank order. In a restartable group a
+        worker that died, or hung past the timeout, is replaced and its call alone redone; completed calls are kept."""
         if strict and len(calls) != len(self.actors):
             raise ValueError(f"{self.name}.{method}: {len(calls)} sets of arguments for {len(self.actors)} workers")
 
@@ -255,13 +255,14 @@ class WorkerGroup:
             try:
                 return self.wait([method] * len(refs), list(refs.values()), list(refs), timeout=timeout)
             except WorkerError as failed:
-                rank = _replaceable_rank(failed)
-                if self.max_restarts is None or rank is None:
+                casualties = _casualties(failed, refs)
+                if self.max_restarts is None or casualties is None:
                     raise
-                self.replace(rank, method, failed)
-                refs[rank] = submit(rank)
+                for rank, fate in casualties:
+                    self.replace(rank, method, failed, fate)
+                    refs[rank] = submit(rank)
 
-    def replace(self, rank: int, method: str, died: WorkerError) -> None:
+    def replace(self, rank: int, method: str, died: WorkerError, fate: str = "died during") -> None:
         """Wait for Ray to restart the dead worker `rank`, bring it up to date; WorkerDied once the budget is spent."""
         if self.restarts[rank] >= (self.max_restarts or 0):
             raise WorkerDied(
@@ -270,14 +271,16 @@ class WorkerGroup:
                 rank,
             ) from None
         self.restarts[rank] += 1
+        if fate == "hung in":  # e.g. stopped: Ray kills the process and restarts the actor
+            ray.kill(self.actors[rank], no_restart=False)
         if failure := await_restart(self.actors[rank], self.start_timeout_s):
             raise WorkerDied(f"{self.name}[{rank}] died during {method} and {failure}", rank)
         done = self.on_restart(rank) if self.on_restart else None
         log.warning(
-            "%s[%d] died %s %s; Ray restarted it (%d of %d restarts)%s; its call is redone",
+            "%s[%d] %s %s; Ray restarted it (%d of %d restarts)%s; its call is redone",
             self.name,
             rank,
-            "during" if isinstance(died, WorkerDied) else "before",
+            fate,
             method,
             self.restarts[rank],
             self.max_restarts,
@@ -331,11 +334,15 @@ class WorkerGroup:
             remove_placement_group(self.placement_group)
 
 
-def _replaceable_rank(error: WorkerError) -> int | None:
-    """The rank of the worker that died in `error` (or that Ray restarted unnoticed), None for any other failure."""
-    if isinstance(error, WorkerDied):
-        return error.rank
-    return error.__cause__.rank if isinstance(error.__cause__, WorkerRestarted) else None
+def _casualties(error: WorkerError, refs: dict[int, ray.ObjectRef]) -> list[tuple[int, str]] | None:
+    """The workers to replace after `error`, with what happened to each; None when it is no worker's death or hang."""
+    if isinstance(error, WorkerTimeout):  # past the deadline: whichever call has not finished is hung
+        return [(rank, "hung in") for rank, ref in refs.items() if not ray.wait([ref], timeout=0)[0]]
+    if isinstance(error, WorkerDied) and error.rank is not None:
+        return [(error.rank, "died during")]
+    if isinstance(error.__cause__, WorkerRestarted):  # it died between calls and Ray restarted it unnoticed
+        return [(error.__cause__.rank, "died before")]
+    return None
 
 
 def _fits(bundles: list[dict[str, float]], strategy: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -74,34 +75,44 @@ def test_errors_name_the_actor_and_method(group):
         group.broadcast("crash")
 
 
-def test_a_dead_worker_is_restarted_by_ray_and_only_its_shard_redone(ray_cluster, tmp_path, caplog):
-    """Rank 1 dies in the call: Ray restarts it (a new process), the hook runs for it, its shard alone is redone, in
-    order; dying again once the budget (1) is spent ends in one error naming the worker and the budget."""
+def test_a_dead_or_hung_worker_is_restarted_by_ray_and_only_its_shard_redone(ray_cluster, tmp_path, caplog):
+    """Rank 1 dies in a call, rank 0 hangs in one (SIGSTOP), rank 2 dies between calls: Ray restarts each (a new
+    process), the hook brings it up to date, its shard alone is redone, in order. Rank 1 dying again once its
+    budget (1) is spent ends in one error naming the worker and the budget."""
     restarted: list[int] = []
 
     def catch_up(rank: int) -> None:
         restarted.append(rank)
         ray.get(workers.actors[rank].catch_up.remote())
 
-    workers = WorkerGroup("echo", Echo, 2, num_cpus=0.1, call_timeout_s=60, max_restarts=1, on_restart=catch_up)
+    workers = WorkerGroup("echo", Echo, 3, num_cpus=0.1, call_timeout_s=60, max_restarts=1, on_restart=catch_up)
     try:
         pids = workers.broadcast("pid")
-        for attempt in ("first", "second"):  # rank 0 has died already (its marker is there): only rank 1 dies
+        for attempt in ("first", "second"):  # only rank 1 dies: the others' markers are there
             (tmp_path / attempt).mkdir()
             (tmp_path / attempt / "died-0").touch()
+            (tmp_path / attempt / "died-2").touch()
+        six = Batch(tensors={"x": np.arange(6)})
         with caplog.at_level("WARNING", logger="rlcore.cluster"):
-            result = workers.call(
-                "double_once_dying", Batch(tensors={"x": np.arange(5)}), marker_dir=f"{tmp_path}/first"
-            )
-        assert result["x"].tolist() == [0, 2, 4, 6, 8]  # nothing lost, nothing twice
-        assert restarted == [1] and workers.restarts == [0, 1]
-        new_pids = workers.broadcast("pid")
-        assert new_pids[0] == pids[0] and new_pids[1] != pids[1] and result["pid"] == [pids[0]] * 3 + [new_pids[1]] * 2
-        assert "echo[1] died during double_once_dying; Ray restarted it (1 of 1 restarts); its call is redone" in (
-            caplog.text
-        )
+            result = workers.call("double_once_dying", six, marker_dir=f"{tmp_path}/first")
+            assert result["x"].tolist() == [0, 2, 4, 6, 8, 10]  # nothing lost, nothing twice
+            assert restarted == [1] and workers.restarts == [0, 1, 0]
+            new_pids = workers.broadcast("pid")
+            assert [new == old for new, old in zip(new_pids, pids, strict=True)] == [True, False, True]
+            assert result["pid"] == [pids[0]] * 2 + [new_pids[1]] * 2 + [pids[2]] * 2
+
+            os.kill(pids[0], signal.SIGSTOP)  # hung: killed and restarted once the call's timeout passes
+            assert workers.call("double", six, timeout=10)["x"].tolist() == [0, 2, 4, 6, 8, 10]
+            os.kill(pids[2], signal.SIGKILL)  # between calls: the restarted worker refuses work until caught up
+            assert workers.call("checked_double", six)["x"].tolist() == [0, 2, 4, 6, 8, 10]
+        assert restarted == [1, 0, 2] and workers.restarts == [1, 1, 1] and workers.dead_ranks() == []
+        text = caplog.text
+        assert "echo[1] died during double_once_dying; Ray restarted it (1 of 1 restarts); its call is redone" in text
+        assert "echo[0] hung in double; Ray restarted it (1 of 1 restarts); its call is redone" in text
+        assert "echo[2] died " in text  # before checked_double, or during it: whichever Ray noticed first
+
         with pytest.raises(WorkerDied, match=r"echo\[1\]\.double_once_dying: the worker process died .*restarted 1 "):
-            workers.call("double_once_dying", Batch(tensors={"x": np.arange(3)}), marker_dir=f"{tmp_path}/second")
+            workers.call("double_once_dying", six, marker_dir=f"{tmp_path}/second")
         assert workers.dead_ranks() == [1]  # Ray gave up on it: no restarts left
     finally:
         workers.shutdown()

@@ -12,25 +12,24 @@ from unittest import mock
 import pytest
 
 from algorithms import build_algorithm
-from rlcore.cluster import WorkerDied, WorkerError, WorkerGroup, WorkerTimeout, _replaceable_rank
+from rlcore.cluster import WorkerDied, WorkerError, WorkerGroup, _casualties
 from rlcore.config import load_config
 from rlcore.restarts import WorkerRestarted
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_a_dead_or_restarted_worker_is_replaceable_any_other_failure_is_not():
-    assert _replaceable_rank(WorkerDied("rollout[2].generate: the worker process died (x)", 2)) == 2
+def test_a_dead_or_restarted_worker_is_replaced_any_other_failure_is_not():
+    assert _casualties(WorkerDied("rollout[2].generate: the worker process died (x)", 2), {}) == [(2, "died during")]
     try:
         raise WorkerError("rollout[1].generate raised WorkerRestarted") from WorkerRestarted(1)
     except WorkerError as error:
-        assert _replaceable_rank(error) == 1
+        assert _casualties(error, {}) == [(1, "died before")]
     try:
         raise WorkerError("reward[0].score raised ValueError: bad") from ValueError("bad")
     except WorkerError as error:
-        assert _replaceable_rank(error) is None
-    assert _replaceable_rank(WorkerTimeout("rollout[0].generate did not finish within 9s")) is None
-    assert _replaceable_rank(WorkerDied("died, rank unknown")) is None
+        assert _casualties(error, {}) is None
+    assert _casualties(WorkerDied("died, rank unknown"), {}) is None
 
 
 def test_worker_restarted_survives_pickling_as_ray_ships_it():
