@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
-from rlcore.restarts import WorkerRestarted, await_restart, dead_ranks
+from rlcore.restarts import WorkerRestarted, await_restart, dead_ranks, restarted_by_ray
 from rlcore.restarts import first_line as _first_line
 
 log = logging.getLogger(__name__)
@@ -384,9 +383,7 @@ class Worker:
         torch.set_num_threads(int(os.environ.get("RLCORE_TORCH_THREADS", "1")))
         logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {type(self).__name__}[{rank}] %(message)s")
         # A process Ray restarted after a death starts from its start-up state, which may be out of date.
-        with warnings.catch_warnings():  # the property reads a deprecated one inside Ray
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        self.restarted = restarted_by_ray()
 
     def require_up_to_date(self) -> None:
         """In a method that needs the group's current state: a restarted worker not yet brought up to date refuses."""

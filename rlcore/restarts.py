@@ -5,6 +5,7 @@ bringing a restarted worker up to date) is WorkerGroup's (rlcore.cluster)."""
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,18 @@ class WorkerRestarted(RuntimeError):
 
     def __str__(self) -> str:
         return f"worker {self.rank} was restarted by Ray and is not up to date yet"
+
+
+def restarted_by_ray() -> bool:
+    """Whether this process is an actor that Ray restarted after a death (False outside an actor)."""
+    if not ray.is_initialized():
+        return False
+    context = ray.get_runtime_context()
+    if context.get_actor_id() is None:
+        return False
+    with warnings.catch_warnings():  # the property reads a deprecated one inside Ray
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(context.was_current_actor_reconstructed)
 
 
 def await_restart(actor: Any, timeout_s: float) -> str | None:
