@@ -110,10 +110,9 @@ class Runtime:
             seed=config.run.seed,
             total_optimizer_steps=self.total_optimizer_steps,
         )
-        address, port = self.group("learner").wait(["free_port"], [self.group("learner").actors[0].free_port.remote()])[
-            0
-        ]
-        self.group("learner").broadcast("init_engine", master_addr=address, master_port=port)
+        learner = self.group("learner")
+        address, port = learner.wait(["free_port"], [learner.actors[0].free_port.remote()])[0]
+        learner.broadcast("init_engine", master_addr=address, master_port=port)
 
     def _group(
         self,
@@ -205,7 +204,7 @@ class Runtime:
         return stats.metrics()
 
     def _rollout_restarted(self, rank: int) -> str:
-        """Bring rollout worker `rank`, just restarted by Ray from `policy_path`, to the current policy."""
+        """Bring rollout worker `rank`, just restarted by Ray (with its start-up weights), to the current policy."""
         group = self.group("rollout")
         actor, version = group.actors[rank], self.policy_version
         if self.weight_refs:
