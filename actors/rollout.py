@@ -76,6 +76,7 @@ class RolloutWorker(Worker):
         """
         from vllm.inputs import TokensPrompt
 
+        self.require_up_to_date()  # restarted by Ray: the weights are not yet the current ones
         if seed is not None:
             # An empty prefix cache too: the engine then schedules this call's prompts (and so hands out its random
             # draws) as a fresh engine would, whatever earlier calls (an evaluation) left cached.
@@ -130,11 +131,13 @@ class RolloutWorker(Worker):
         self.llm.collective_rpc("rlcore_commit_weights")
         self.llm.reset_prefix_cache()
         self.policy_version = version
+        self.restarted = False
         return total
 
     def set_policy_version(self, version: int) -> None:
-        """After a resume: the engine was started from the checkpoint of this policy version."""
+        """After a resume (or a restart before any sync): the engine was started from this policy version."""
         self.policy_version = version
+        self.restarted = False
 
 
 def mix_seed(*parts: int) -> int:

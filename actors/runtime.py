@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,10 @@ class Runtime:
         self.policy_path = policy_path or self.base_model_path
         self.policy_version = 0
         self.step, self.generate_calls = 0, 0  # which sampling seed the next generate call gets (begin_step)
+        self.total_optimizer_steps = total_optimizer_steps
         self.groups: dict[str, WorkerGroup] = {}
+        self.weight_refs: list[Any] = []  # the last sync's buckets, for a rollout worker Ray restarts
+        self.restarts_reported = 0
         started = time.perf_counter()
         if "rollout" in roles:
             self._group(
@@ -74,23 +77,10 @@ class Runtime:
                 rollout=config.rollout.model_dump(),
                 dtype=config.model.dtype,
                 seed=config.run.seed,
+                on_restart=self._rollout_restarted,
             )
         if "learner" in roles:
-            self._group(
-                "learner",
-                LearnerWorker,
-                config.learner,
-                {"DS_ACCELERATOR": "cpu"} if config.learner.num_gpus == 0 else {},
-                model_path=self.policy_path,
-                learner=config.learner.model_dump(),
-                model=config.model.model_dump(),
-                seed=config.run.seed,
-                total_optimizer_steps=total_optimizer_steps,
-            )
-            address, port = self.group("learner").wait(
-                ["free_port"], [self.group("learner").actors[0].free_port.remote()]
-            )[0]
-            self.group("learner").broadcast("init_engine", master_addr=address, master_port=port)
+            self._start_learner()
         if "reference" in roles and (config.reference.enabled or (config.reference.enabled is None and need_reference)):
             self._group(
                 "reference",
@@ -107,7 +97,34 @@ class Runtime:
         self.startup_seconds = time.perf_counter() - started
         log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
 
-    def _group(self, name: str, actor_class: type, section: Any, extra_env: dict[str, str], **init_kwargs: Any) -> None:
+    def _start_learner(self) -> None:
+        """The learner group from `policy_path`, its ranks joined in one DeepSpeed engine. Not restartable by Ray: a
+        rank's death breaks the process group and loses optimizer state (see `restart_learner`)."""
+        config = self.config
+        self._group(
+            "learner",
+            LearnerWorker,
+            config.learner,
+            {"DS_ACCELERATOR": "cpu"} if config.learner.num_gpus == 0 else {},
+            model_path=self.policy_path,
+            learner=config.learner.model_dump(),
+            model=config.model.model_dump(),
+            seed=config.run.seed,
+            total_optimizer_steps=self.total_optimizer_steps,
+        )
+        learner = self.group("learner")
+        address, port = learner.wait(["free_port"], [learner.actors[0].free_port.remote()])[0]
+        learner.broadcast("init_engine", master_addr=address, master_port=port)
+
+    def _group(
+        self,
+        name: str,
+        actor_class: type,
+        section: Any,
+        extra_env: dict[str, str],
+        on_restart: Callable[[int], str | None] | None = None,
+        **init_kwargs: Any,
+    ) -> None:
         cluster = self.config.cluster
         group = WorkerGroup(
             name,
@@ -121,6 +138,8 @@ class Runtime:
             start_timeout_s=cluster.start_timeout_s,
             init_kwargs=init_kwargs,
             uses=CALLS[name],
+            max_restarts=None if name == "learner" else cluster.max_worker_restarts,  # learner: restart_learner
+            on_restart=on_restart,
         )
         self.groups[name] = group
 
@@ -188,9 +207,10 @@ class Runtime:
         results = self.group("learner").call_each("train", [{"batch": shard, **options} for shard in shards])
         return results[0]
 
-    def sync_weights(self) -> dict[str, float]:
-        """Push the learner's weights to every rollout worker; the new policy version is one higher."""
-        self.policy_version += 1
+    def sync_weights(self, new_version: bool = True) -> dict[str, float]:
+        """Push the learner's weights to every rollout worker; the new policy version is one higher (the same with
+        `new_version` off: after the learner group restarted from a checkpoint)."""
+        self.policy_version += int(new_version)
         stats = sync_weights(
             self.group("learner"),
             self.group("rollout"),
@@ -198,7 +218,35 @@ class Runtime:
             self.config.model.dtype,
             self.policy_version,
         )
+        if self.group("rollout").max_restarts:  # kept (one copy of the weights) for a rollout worker Ray restarts
+            self.weight_refs = stats.bucket_refs
         return stats.metrics()
+
+    def _rollout_restarted(self, rank: int) -> str:
+        """Bring rollout worker `rank`, just restarted by Ray (with its start-up weights), to the current policy."""
+        group = self.group("rollout")
+        actor, version = group.actors[rank], self.policy_version
+        if self.weight_refs:
+            group.wait(
+                ["load_weights"], [actor.load_weights.remote(bucket_refs=self.weight_refs, version=version)], [rank]
+            )
+            return f"weights of policy version {version} re-sent"
+        group.wait(["set_policy_version"], [actor.set_policy_version.remote(version=version)], [rank])
+        return f"policy version {version} (its start-up weights)"
+
+    def restart_learner(self, policy_path: str | None) -> None:
+        """Replace the learner group (after one of its ranks died) with a fresh one started from `policy_path` (a
+        checkpoint; None: the base model). The caller restores its training state and pushes its weights."""
+        self.groups.pop("learner").shutdown()
+        self.weight_refs = []  # held by the dead group's rank 0: gone with it
+        self.policy_path = policy_path or self.base_model_path
+        self._start_learner()
+
+    def take_restarts(self) -> int:
+        """Workers Ray restarted since the last call (for the step's metrics)."""
+        total = sum(sum(group.restarts) for group in self.groups.values())
+        new, self.restarts_reported = total - self.restarts_reported, total
+        return new
 
     def set_policy_version(self, version: int) -> None:
         self.policy_version = version

@@ -6,6 +6,7 @@ final summary. An algorithm that iterates (make data with the policy, then train
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -19,6 +20,7 @@ from algorithms.run_state import RunState
 from algorithms.run_summary import load_eval_report, save_eval_report, write_summary
 from rlcore.chat import PromptFormatter
 from rlcore.checkpoint import CheckpointManager
+from rlcore.cluster import WorkerDied, WorkerError
 from rlcore.config import ConfigError, NamedSection, RunConfig, save_config
 from rlcore.data import PromptSampler, Sampler, load_eval_rows, load_rows
 from rlcore.evaluation import evaluate
@@ -30,6 +32,7 @@ from rlcore.registry import ALGORITHMS
 from rlcore.run_dir import forget_metrics_after, put_back, set_aside_previous_run
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmConfig"]
+log = logging.getLogger(__name__)
 
 
 class AlgorithmConfig(NamedSection):
@@ -56,6 +59,9 @@ class Algorithm(RunState, ABC):
         self.last_eval: dict[str, float] = {}
         self.first_report: dict[str, Any] | None = None  # with every question's grade, for paired intervals
         self.last_report: dict[str, Any] | None = None
+        self.initial_sampler_state: dict[str, Any] = {}  # where a restart without a checkpoint starts again
+        self.learner_restarts = 0  # of this run() (cluster.max_worker_restarts)
+        self.unreported_restarts = 0  # learner restarts not yet in a step's metrics
 
     def needs_reference(self) -> bool:
         return False
@@ -109,20 +115,70 @@ class Algorithm(RunState, ABC):
         start_step = self.start(runtime)
         started = time.time()
         try:
-            if self.config.eval.at_start and start_step == 0:
-                self.first_eval = self.last_eval = self.evaluate()
-                self.first_report = self.last_report
-                save_eval_report(self.run_dir, "initial", self.first_eval, self.first_report)
-                self.metrics_log.log(0, {**self.first_eval, **self.progress.restart_clock()})
-            elif start_step and (saved := load_eval_report(self.run_dir, "initial")):  # saved before the resume
-                self.first_eval, self.first_report = saved["metrics"], saved
-            self.train_loop(start_step)
+            while True:
+                try:
+                    self.train_from(start_step)
+                    break
+                except WorkerError as error:  # a dead learner rank: go on from the last checkpoint, else raised
+                    start_step = self.restart_learner(error)
         finally:
             self.progress.close()
             self.metrics_log.close()
             if runtime is None:
                 self.runtime.shutdown()
         return self.finish(self.first_eval, self.last_eval, time.time() - started)
+
+    def train_from(self, start_step: int) -> None:
+        """The initial evaluation (a run from step 0), then the training loop."""
+        if self.config.eval.at_start and start_step == 0:
+            self.first_eval = self.last_eval = self.evaluate()
+            self.first_report = self.last_report
+            save_eval_report(self.run_dir, "initial", self.first_eval, self.first_report)
+            self.metrics_log.log(0, {**self.first_eval, **self.progress.restart_clock()})
+        elif start_step and (saved := load_eval_report(self.run_dir, "initial")):  # saved before the resume
+            self.first_eval, self.first_report = saved["metrics"], saved
+        self.train_loop(start_step)
+
+    def restart_learner(self, error: WorkerError) -> int:
+        """After a learner rank died (it took its optimizer state with it): a fresh learner group from the newest
+        checkpoint, or from the start without one, as a resume would do; returns the step to go on from. Any other
+        failure, and a death once cluster.max_worker_restarts is spent, is raised."""
+        runtime, budget = self.runtime, self.config.cluster.max_worker_restarts
+        dead = runtime.group("learner").dead_ranks() if "learner" in runtime.groups else []
+        if not dead:
+            raise error
+        where = f"learner rank(s) {', '.join(map(str, dead))} died"
+        if self.learner_restarts >= budget:
+            raise WorkerDied(
+                f"{error}; {where} and the learner group was restarted {self.learner_restarts} time(s) already, the "
+                f"budget of cluster.max_worker_restarts ({budget}), so the run stops here"
+            ) from error
+        self.learner_restarts += 1
+        checkpoint = self.checkpoints.latest()
+        log.warning(
+            "%s (%s); restarting the learner group from %s (%d of %d restarts)",
+            where,
+            error,
+            checkpoint or "the start (no checkpoint yet)",
+            self.learner_restarts,
+            budget,
+        )
+        runtime.restart_learner(str(checkpoint) if checkpoint else None)
+        if checkpoint:
+            step = CheckpointManager.restore(checkpoint, runtime, self.sampler)
+        else:
+            self.sampler.load_state(self.initial_sampler_state)
+            runtime.set_policy_version(0)
+            step = 0
+        if "rollout" in runtime.groups:  # they may hold a newer policy than the one restored
+            runtime.sync_weights(new_version=False)
+        forget_metrics_after(self.run_dir, step)
+        self.progress.close()
+        logs = self.config.logging
+        self.progress = PhaseProgress(self.total_steps(), self.phases, start_step=step, enabled=logs.progress)
+        self.unreported_restarts += 1
+        log.warning("the learner group restarted; training goes on after step %d", step)
+        return step
 
     def start(self, runtime: Runtime | None) -> int:
         """Run directory, data, workers, resume, sinks; returns the step to resume from. A start that fails
@@ -136,6 +192,7 @@ class Algorithm(RunState, ABC):
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.run_dir / "config.yaml")
             self.load_data()
+            self.initial_sampler_state = self.sampler.state()
             resume_from = self.checkpoints.latest() if config.run.resume else None
             policy, need_reference = str(resume_from) if resume_from else None, self.needs_reference()
             self.runtime = runtime or Runtime(
@@ -181,6 +238,8 @@ class Algorithm(RunState, ABC):
         if round_end or (every_ckpt and step % every_ckpt == 0) or (final and self.config.checkpoint.save_final):
             with self.phase("checkpoint"):
                 self.checkpoints.save(step, self.runtime, self.sampler)
+        metrics["workers/restarts"] = self.runtime.take_restarts() + self.unreported_restarts
+        self.unreported_restarts = 0
         metrics.update(self.progress.advance(metrics))
         self.metrics_log.log(step, metrics)
 

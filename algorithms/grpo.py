@@ -122,6 +122,7 @@ def rollout_metrics(samples) -> dict[str, float]:
         "groups/solved_all": float((group_means >= 1).mean()),
         "response_length/mean": float(lengths.mean()),
         "response_length/clipped": float(np.mean([r == "length" for r in samples["finish_reason"]])),
+        "rollout/samples": float(len(rewards)),  # prompts × group size: none lost or redone twice
         "rollout/tokens": float(lengths.sum()),
         "rollout/policy_version": float(samples.meta.get("policy_version", 0)),
     }

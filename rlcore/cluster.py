@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import ray
@@ -18,6 +18,8 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
+from rlcore.restarts import WorkerRestarted, await_restart, dead_ranks, restarted_by_ray
+from rlcore.restarts import first_line as _first_line
 from rlcore.stalls import stalled_ranks_message
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,11 @@ class ClusterError(WorkerError):
 
 
 class WorkerDied(WorkerError):
-    pass
+    """A worker process died; `rank` is its rank in the group (None when not known)."""
+
+    def __init__(self, message: str, rank: int | None = None):
+        super().__init__(message)
+        self.rank = rank
 
 
 def init_ray(cluster: ClusterSection) -> None:
@@ -145,6 +151,12 @@ class WorkerGroup:
     (`remote_methods`), and `uses` names those its caller will call: a misspelt name fails when the group is built,
     and a call to an undeclared method fails before anything is sent. Every call has a timeout, and a dead or hung
     actor surfaces as a WorkerError naming the actor and the method.
+
+    With `max_restarts` set, Ray restarts a worker whose process dies (actor restarts, up to that many times per
+    worker; 0: the budget is spent from the start; None: never, e.g. learner ranks): the call it was running, or the
+    first one it gets unprepared (`Worker.require_up_to_date`), is redone on it with the same arguments (its shard
+    only) after `on_restart(rank)` has brought it up to date (e.g. the current weights). Ray itself never retries a
+    task (max_task_retries=0), as a restarted worker must be brought up to date first.
     """
 
     def __init__(
@@ -161,8 +173,14 @@ class WorkerGroup:
         init_kwargs: dict[str, Any] | None = None,
         start_timeout_s: float = 300.0,
         uses: Sequence[str] = (),
+        max_restarts: int | None = None,
+        on_restart: Callable[[int], str | None] | None = None,
     ):
         self.name = name
+        self.max_restarts = max_restarts
+        self.on_restart = on_restart  # returns what it did, for the log line
+        self.restarts = [0] * num_workers  # per rank, as Ray counts them
+        self.start_timeout_s = start_timeout_s
         self.methods = declared_methods(actor_class)
         for method in uses:
             self._check(method)
@@ -193,6 +211,8 @@ class WorkerGroup:
                 ),
                 runtime_env={"env_vars": env or {}},
                 max_concurrency=1,
+                max_restarts=max_restarts or 0,
+                max_task_retries=0,
             ).remote(rank=rank, world_size=num_workers, **(init_kwargs or {}))
             for rank in range(num_workers)
         ]
@@ -205,24 +225,71 @@ class WorkerGroup:
         """Shard the batch over the actors (empty shards are skipped), run, and gather in order."""
         self._check(method)
         shards = batch.split(len(self.actors))
-        busy = [(rank, shard) for rank, shard in enumerate(shards) if len(shard)]
-        refs = [getattr(self.actors[rank], method).remote(shard, **kwargs) for rank, shard in busy]
-        results = self.wait([f"{method}" for _ in busy], refs, ranks=[rank for rank, _ in busy], timeout=timeout)
-        return Batch.concat(results)
+        calls = {rank: {"batch": shard, **kwargs} for rank, shard in enumerate(shards) if len(shard)}
+        return Batch.concat(self._run(method, calls, timeout))
 
     def broadcast(self, method: str, *, timeout: float | None = None, **kwargs: Any) -> list[Any]:
         self._check(method)
-        refs = [getattr(actor, method).remote(**kwargs) for actor in self.actors]
-        return self.wait([method] * len(refs), refs, timeout=timeout)
+        return self._run(method, dict.fromkeys(range(len(self.actors)), kwargs), timeout)
 
     def call_each(
         self, method: str, per_rank_kwargs: Sequence[dict[str, Any]], *, timeout: float | None = None
     ) -> list[Any]:
         """Different arguments per actor (e.g. pre-split data), by name."""
         self._check(method)
-        actors_and_kwargs = zip(self.actors, per_rank_kwargs, strict=True)
-        refs = [getattr(actor, method).remote(**kwargs) for actor, kwargs in actors_and_kwargs]
-        return self.wait([method] * len(refs), refs, timeout=timeout)
+        return self._run(method, dict(enumerate(per_rank_kwargs)), timeout, strict=True)
+
+    def _run(
+        self, method: str, calls: dict[int, dict[str, Any]], timeout: float | None, strict: bool = False
+    ) -> list[Any]:
+        """Call `method` on each rank of `calls` with its arguments; results in rank order. In a restartable group a
+        worker that died, or hung past the timeout, is replaced and its call alone redone; completed calls are kept."""
+        if strict and len(calls) != len(self.actors):
+            raise ValueError(f"{self.name}.{method}: {len(calls)} sets of arguments for {len(self.actors)} workers")
+
+        def submit(rank: int) -> ray.ObjectRef:
+            return getattr(self.actors[rank], method).remote(**calls[rank])
+
+        refs = {rank: submit(rank) for rank in calls}
+        while True:
+            try:
+                return self.wait([method] * len(refs), list(refs.values()), list(refs), timeout=timeout)
+            except WorkerError as failed:
+                casualties = _casualties(failed, refs)
+                if self.max_restarts is None or casualties is None:
+                    raise
+                for rank, fate in casualties:
+                    self.replace(rank, method, failed, fate)
+                    refs[rank] = submit(rank)
+
+    def replace(self, rank: int, method: str, died: WorkerError, fate: str = "died during") -> None:
+        """Wait for Ray to restart the dead worker `rank`, bring it up to date; WorkerDied once the budget is spent."""
+        if self.restarts[rank] >= (self.max_restarts or 0):
+            raise WorkerDied(
+                f"{died}; it was restarted {self.restarts[rank]} time(s) already, the budget of "
+                f"cluster.max_worker_restarts ({self.max_restarts}), so the run stops here",
+                rank,
+            ) from None
+        self.restarts[rank] += 1
+        if fate == "hung in":  # e.g. stopped: Ray kills the process and restarts the actor
+            ray.kill(self.actors[rank], no_restart=False)
+        if failure := await_restart(self.actors[rank], self.start_timeout_s):
+            raise WorkerDied(f"{self.name}[{rank}] died during {method} and {failure}", rank)
+        done = self.on_restart(rank) if self.on_restart else None
+        log.warning(
+            "%s[%d] %s %s; Ray restarted it (%d of %d restarts)%s; its call is redone",
+            self.name,
+            rank,
+            fate,
+            method,
+            self.restarts[rank],
+            self.max_restarts,
+            f", {done}" if done else "",
+        )
+
+    def dead_ranks(self) -> list[int]:
+        """The ranks whose worker is dead for good (a busy one, e.g. waiting in a collective, counts as alive)."""
+        return dead_ranks(self.actors)
 
     def _check(self, method: str) -> None:
         if method not in self.methods:
@@ -256,7 +323,7 @@ class WorkerGroup:
                     f"{where} did not finish {within} (hung worker or too small cluster.call_timeout_s)"
                 ) from None
             except RayActorError as error:
-                raise WorkerDied(f"{where}: the worker process died ({_first_line(error)})") from None
+                raise WorkerDied(f"{where}: the worker process died ({_first_line(error)})", rank) from None
             except RayTaskError as error:
                 raise WorkerError(f"{where} raised {type(error.cause).__name__}: {error.cause}") from error.cause
         return results
@@ -267,6 +334,17 @@ class WorkerGroup:
                 ray.kill(actor)
         with contextlib.suppress(Exception):
             remove_placement_group(self.placement_group)
+
+
+def _casualties(error: WorkerError, refs: dict[int, ray.ObjectRef]) -> list[tuple[int, str]] | None:
+    """The workers to replace after `error`, with what happened to each; None when it is no worker's death or hang."""
+    if isinstance(error, WorkerTimeout):  # past the deadline: whichever call has not finished is hung
+        return [(rank, "hung in") for rank, ref in refs.items() if not ray.wait([ref], timeout=0)[0]]
+    if isinstance(error, WorkerDied) and error.rank is not None:
+        return [(error.rank, "died during")]
+    if isinstance(error.__cause__, WorkerRestarted):  # it died between calls and Ray restarted it unnoticed
+        return [(error.__cause__.rank, "died before")]
+    return None
 
 
 def _fits(bundles: list[dict[str, float]], strategy: str) -> bool:
@@ -281,11 +359,6 @@ def _fits(bundles: list[dict[str, float]], strategy: str) -> bool:
 def _node_resources() -> str:
     nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
     return ", ".join(str({k: v for k, v in sorted(node.items()) if k in ("CPU", "GPU")}) for node in nodes)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def declared_methods(actor_class: type) -> frozenset[str]:
@@ -312,6 +385,13 @@ class Worker:
         self.world_size = world_size
         torch.set_num_threads(int(os.environ.get("RLCORE_TORCH_THREADS", "1")))
         logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {type(self).__name__}[{rank}] %(message)s")
+        # A process Ray restarted after a death starts from its start-up state, which may be out of date.
+        self.restarted = restarted_by_ray()
+
+    def require_up_to_date(self) -> None:
+        """In a method that needs the group's current state: a restarted worker not yet brought up to date refuses."""
+        if self.restarted:
+            raise WorkerRestarted(self.rank)
 
     def ready(self) -> bool:
         return True

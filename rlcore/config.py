@@ -62,6 +62,13 @@ class ClusterSection(Section):
     start_timeout_s: float = Field(
         300.0, gt=0, description="Seconds to place and start a worker group (unplaceable on a local cluster: at once)."
     )
+    max_worker_restarts: int = Field(
+        3,
+        ge=0,
+        description="Replacements of a dead worker: Ray restarts each rollout/reward/reference worker (dead, or hung "
+        "past call_timeout_s) up to this often (its share of the step is redone), and the learner group restarts "
+        "from the last checkpoint up to this often; 0 = a dead worker ends the run.",
+    )
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
         "PACK", description="Ray placement-group strategy of each worker group: PACK fills few nodes, SPREAD uses many."
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from safetensors.torch import save
@@ -77,6 +78,7 @@ class SyncStats:
     seconds: float
     bytes: int
     buckets: int
+    bucket_refs: list[Any] = field(default_factory=list, repr=False)  # in the object store while referenced
 
     def metrics(self) -> dict[str, float]:
         return {"sync/seconds": self.seconds, "sync/megabytes": self.bytes / 2**20, "sync/buckets": self.buckets}
@@ -89,4 +91,4 @@ def sync_weights(learner, rollout, bucket_mb: float, dtype: str, version: int) -
     loaded_bytes = rollout.broadcast(
         "load_weights", bucket_refs=refs, version=version
     )  # refs in a list: each worker fetches them
-    return SyncStats(time.perf_counter() - start, int(loaded_bytes[0]), len(refs))
+    return SyncStats(time.perf_counter() - start, int(loaded_bytes[0]), len(refs), refs)
