@@ -71,8 +71,9 @@ class RolloutWorker(Worker):
         Prompts come from column `prompt_ids` (token ids, formatted by rlcore.chat) or `prompt` (plain text). `seed`
         (the call's, from the Runtime) re-seeds the engine's sampling RNG, mixed with this worker's rank, so that
         the samples depend on the weights, the prompts and the seed only, not on what the engine sampled before
-        (a resumed run's fresh engine samples as the uninterrupted run's did). On GPUs a column `seed` makes each
-        prompt's samples reproducible on its own. Output rows are the input rows repeated n times, in order.
+        (a resumed run's fresh engine samples as the uninterrupted run's did). With rollout.per_request_seeds (GPU
+        only) a column `seed` makes each prompt's samples reproducible on its own. Output rows are the input rows
+        repeated n times, in order.
         """
         from vllm.inputs import TokensPrompt
 
@@ -88,11 +89,9 @@ class RolloutWorker(Worker):
         else:  # plain text (the driver formats data rows, chat templates included, into prompt_ids)
             ids = [encoded.ids for encoded in encode_rows(self.tokenizer, batch.rows(), template=None)]
         prompts = [TokensPrompt(prompt_token_ids=prompt_ids) for prompt_ids in ids]
-        if "seed" in batch and self.on_gpu:
+        if "seed" in batch and self.cfg.per_request_seeds:  # opt-in, GPU only (checked by the config)
             params = [self.sampling_params(n, int(row_seed), sampling) for row_seed in batch["seed"]]
-        else:
-            # vLLM on CPU cannot rewind a per-request generator when chunked prefill discards a sample
-            # ("CPU Generator does not use offset"); there the call's `seed` makes runs reproducible.
+        else:  # one batched request set, sampled from the engine RNG that `seed` re-seeded
             params = self.sampling_params(n, None, sampling)
         outputs = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
 

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rlcore.config_file import ConfigError as ConfigError  # raised and caught as rlcore.config.ConfigError
 from rlcore.config_file import read_config_file
@@ -154,6 +163,21 @@ class RolloutSection(Section):
     enable_prefix_caching: bool = Field(True, description="Reuse the KV cache of shared prompt prefixes (groups).")
     num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved per rollout worker.")
     num_gpus: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker; 0 = run vLLM on CPU.")
+    per_request_seeds: bool = Field(
+        False,
+        description="GPU only: every prompt gets its own sampling seed (reproducible per prompt, but vLLM then "
+        "samples request by request and turns off its fast top-p/top-k sampler). Off: each generate call re-seeds "
+        "the engine from (run.seed, step), which makes runs just as reproducible.",
+    )
+
+    @model_validator(mode="after")
+    def _per_request_seeds_need_gpus(self) -> RolloutSection:
+        if self.per_request_seeds and self.num_gpus == 0:
+            raise ValueError(
+                "rollout.per_request_seeds needs GPUs (rollout.num_gpus > 0): vLLM on CPU cannot rewind a "
+                "per-request generator; the engine seed already makes CPU runs reproducible"
+            )
+        return self
 
 
 class LearnerSection(Section):

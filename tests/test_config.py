@@ -30,12 +30,18 @@ def test_defaults_and_overrides_are_typed():
         ("learner.zero_stage=5", "learner.zero_stage"),
         ("algorithm.name=grpoo", "unknown algorithm 'grpoo' (did you mean 'grpo'?)"),
         ("reward.name=maths", "unknown reward 'maths' (did you mean 'math'?)"),
+        ("rollout.per_request_seeds=true", "rollout.per_request_seeds needs GPUs"),
     ],
 )
 def test_bad_keys_and_values_are_named(override, message):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
     assert message in str(error.value)
+
+
+def test_per_request_seeds_are_opt_in_on_gpus():
+    assert load_config(None, []).rollout.per_request_seeds is False
+    assert load_config(None, ["rollout.num_gpus=1", "rollout.per_request_seeds=true"]).rollout.per_request_seeds
 
 
 def test_malformed_override_and_missing_file(tmp_path):
