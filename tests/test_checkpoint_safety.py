@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from algorithms import build_algorithm
 from rlcore.checkpoint import MANIFEST, TRAINER_STATE, CheckpointManager, NoValidCheckpoint, problem
 from rlcore.modeling import resolve_model_path
 from rlcore.run_dir import forget_metrics_after, put_back, set_aside_previous_run
-from tests.conftest import tiny_run_config
+from tests.conftest import ROOT, tiny_run_config
 
 MODEL_FILE = "model.safetensors"
 
@@ -21,16 +25,13 @@ MODEL_FILE = "model.safetensors"
 class FilesRuntime:
     """Writes a checkpoint's files like the learners do (a model file and one rank's training state)."""
 
-    def __init__(self, fail_after_model: bool = False):
+    def __init__(self) -> None:
         self.policy_version = 0
-        self.fail_after_model = fail_after_model
         self.restored: list[Path] = []
 
     def save_checkpoint(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         (path / MODEL_FILE).write_bytes(bytes(range(256)) * 40)
-        if self.fail_after_model:
-            raise KeyboardInterrupt  # killed mid-save
         (path / "training_state").mkdir(exist_ok=True)
         (path / "training_state" / "learner_rank0.json").write_text(json.dumps({"world_size": 1}))
 
@@ -136,12 +137,38 @@ def test_no_valid_checkpoint_is_one_clear_error(tmp_path):
     assert CheckpointManager(tmp_path / "elsewhere", keep_last=2).latest() is None  # no checkpoints: not an error
 
 
-def test_kill_during_a_checkpoint_write_loses_nothing(tmp_path, caplog):
+KILLED_MID_SAVE = """
+import sys, time
+from pathlib import Path
+from rlcore.checkpoint import CheckpointManager
+from tests.test_checkpoint_safety import FilesRuntime, Position
+
+class StopsAfterTheModelFile(FilesRuntime):
+    def save_checkpoint(self, path):
+        super().save_checkpoint(path)  # the model file is written...
+        print("model written", flush=True)
+        time.sleep(600)  # ...and the process is killed before the rest
+
+CheckpointManager(Path(sys.argv[1]), keep_last=2).save(2, StopsAfterTheModelFile(), Position())
+"""
+
+
+def test_kill_9_during_a_checkpoint_write_loses_nothing(tmp_path, caplog):
+    """A process SIGKILLed while it writes step 2 leaves step 1 the newest checkpoint; the next save clears the
+    leftover and says so."""
     manager = CheckpointManager(tmp_path, keep_last=2)
     save_steps(manager, 1)
-    with pytest.raises(KeyboardInterrupt):
-        manager.save(2, FilesRuntime(fail_after_model=True), Position())
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_MID_SAVE, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "model written"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
     (leftover,) = manager.root.glob("step_2.tmp-*")
+    assert (leftover / MODEL_FILE).exists()
     assert not manager.path(2).exists() and manager.latest() == manager.path(1)
     with caplog.at_level(logging.WARNING, logger="rlcore.checkpoint"):
         save_steps(manager, 2)
