@@ -94,8 +94,9 @@ class PolicyJudge(StepJudgeBase):
     def replies(self, texts: Sequence[str]) -> list[str | None]:
         """The judge's reply to every prompt, from one generate call (None for a prompt too long to send)."""
         ids = [self.context.prompts.encode(text).ids for text in texts]
-        limit = self.context.max_model_len and self.context.max_model_len - self.config.max_tokens
-        fits = [not limit or len(prompt) <= limit for prompt in ids]
+        window = self.context.max_model_len
+        limit = None if window is None else window - self.config.max_tokens
+        fits = [limit is None or len(prompt) <= limit for prompt in ids]
         self.counts["prompts"] += len(texts)
         self.counts["too_long"] += fits.count(False)
         if not all(fits):
