@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from actors.step_search import SearchPath, SearchSettings, StepChoice, step_search
 from algorithms.stepwise_pairs import stepwise_pairs
 from rlcore.batch import Batch
@@ -56,3 +58,19 @@ def test_later_rounds_prompt_with_the_prefix_tokens_and_identical_steps_are_drop
     path.choices[1] = second
     late = stepwise_pairs([path], "\n").pairs[1]
     assert late["prompt_ids"] == [7, 8, 1, 2] and late["prefix"] == "7 plus 5 is 12.\n" and late["step"] == 1
+
+
+def test_the_config_names_its_judge_and_refuses_steps_longer_than_the_context():
+    import algorithms.stepwise_dpo  # noqa: F401  registers stepwise_dpo before `pip install -e .` adds its entry point
+    from rlcore.config import ConfigError, load_config
+    from tests.conftest import ROOT
+
+    demo = ROOT / "configs" / "demo_stepwise_dpo.yaml"
+    config = load_config(demo)
+    assert config.algorithm.judge.name == "world_steps" and config.algorithm.delimiter == "\n"
+    config.algorithm.validate_sizes(config)
+    too_long = load_config(demo, ["algorithm.max_steps=11"])  # 11 x 24 tokens > rollout.max_model_len 256
+    with pytest.raises(ConfigError, match=r"max_steps × step_max_tokens = 264 tokens"):
+        too_long.algorithm.validate_sizes(too_long)
+    with pytest.raises(ValueError, match="unknown step judge 'world_step'"):
+        load_config(demo, ["algorithm.judge.name=world_step"])
