@@ -34,6 +34,18 @@ class SearchSettings:
         }
 
 
+@dataclass(frozen=True)
+class StepChoice:
+    """One round of a question's search: every candidate (text, tokens, score) and which one was kept; the prompt
+    of the round was the question's prompt_ids + the path's first `prefix_tokens` tokens (step-wise DPO pairs)."""
+
+    prefix_tokens: int
+    candidates: tuple[str, ...]
+    candidate_ids: tuple[tuple[int, ...], ...]
+    scores: tuple[float, ...]
+    best: int
+
+
 @dataclass
 class SearchPath:
     """One question's search: accepted steps, their judge scores and tokens, and why it ended ('' while open):
@@ -44,6 +56,7 @@ class SearchPath:
     scores: list[float] = field(default_factory=list)
     token_ids: list[int] = field(default_factory=list)
     finish: str = ""
+    choices: list[StepChoice] = field(default_factory=list)
 
     def text(self, delimiter: str) -> str:
         return join_steps(self.steps, delimiter)
@@ -91,6 +104,9 @@ def step_search(
         for j, (path, query, candidate_scores) in enumerate(zip(open_paths, queries, scores, strict=True)):
             best = max(range(k), key=lambda c: candidate_scores[c])  # the first of equals
             sample = j * k + best
+            own_ids = tuple(tuple(ids) for ids in token_ids[j * k : (j + 1) * k])
+            scored = tuple(float(score) for score in candidate_scores)
+            path.choices.append(StepChoice(len(path.token_ids), query.candidates, own_ids, scored, best))
             path.steps.append(query.candidates[best])
             path.scores.append(float(candidate_scores[best]))
             path.token_ids.extend(token_ids[sample])

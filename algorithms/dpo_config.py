@@ -1,4 +1,5 @@
-"""The config of iterative DPO (algorithms/iterative_dpo.py): the iterations, the pair builder and the DPO loss."""
+"""The configs of iterative DPO (algorithms/iterative_dpo.py) and what it shares with step-wise DPO: the iterations,
+the optimizer schedule and the DPO loss (DPOIterationsConfig), plus the pair builder."""
 
 from __future__ import annotations
 
@@ -10,22 +11,14 @@ from algorithms.pairs import PAIR_BUILDERS, PairBuilderConfig
 from rlcore.config import ConfigError, NamedSection, RunConfig, validate_named
 
 
-class IterativeDPOConfig(NamedSection):  # not an AlgorithmConfig: its `steps` are per iteration and optional
+class DPOIterationsConfig(NamedSection):  # not an AlgorithmConfig: its `steps` are per iteration and optional
+    """What every iterative DPO algorithm shares: iterations, the optimizer schedule and the DPO loss."""
+
     steps: int | None = Field(
         None, ge=1, description="Optimizer steps per iteration; None = `epochs` passes over that iteration's pairs."
     )
     iterations: int = Field(2, ge=1, description="Rounds of generate → pair → train → sync (T).")
-    prompts_per_iteration: int = Field(256, ge=1, description="Prompts the pair builder gets per iteration.")
-    pair_builder: SerializeAsAny[PairBuilderConfig] = Field(
-        default_factory=lambda: {"name": "reward_ranked"},
-        validate_default=True,
-        description="How pairs are made; `name` selects a pair builder, its other keys are that builder's config.",
-        json_schema_extra={"registry": "pair_builders"},
-    )
-    pair_file: str | None = Field(
-        None,
-        description="Offline DPO: train on this JSONL of prompt/chosen/rejected (one iteration, nothing generated).",
-    )
+    prompts_per_iteration: int = Field(256, ge=1, description="Prompts the pairs are made from per iteration.")
     reference: Literal["initial", "previous"] = Field(
         "initial", description="π_ref: the initial model (reference workers) or the iteration's starting policy."
     )
@@ -52,6 +45,19 @@ class IterativeDPOConfig(NamedSection):  # not an AlgorithmConfig: its `steps` a
                 f"algorithm.pairs_per_step: {self.pairs_per_step} pairs cannot feed learner.num_workers = "
                 f"{run.learner.num_workers} ranks; use at least one pair per rank"
             )
+
+
+class IterativeDPOConfig(DPOIterationsConfig):
+    pair_builder: SerializeAsAny[PairBuilderConfig] = Field(
+        default_factory=lambda: {"name": "reward_ranked"},
+        validate_default=True,
+        description="How pairs are made; `name` selects a pair builder, its other keys are that builder's config.",
+        json_schema_extra={"registry": "pair_builders"},
+    )
+    pair_file: str | None = Field(
+        None,
+        description="Offline DPO: train on this JSONL of prompt/chosen/rejected (one iteration, nothing generated).",
+    )
 
     @field_validator("pair_builder", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rlcore.config import NamedSection
-from rlcore.steps import StepQuery
+from rlcore.steps import JudgeContext, StepQuery
 
 
 class StepJudgeConfig(NamedSection):
@@ -20,8 +20,13 @@ class StepJudgeBase(ABC):
 
     Config: ClassVar[type[StepJudgeConfig]] = StepJudgeConfig
 
-    def __init__(self, config: StepJudgeConfig):
+    def __init__(self, config: StepJudgeConfig, context: JudgeContext | None = None):
         self.config = config
+        self.context = context or JudgeContext()
+
+    def stats(self) -> dict[str, float]:
+        """Counts of what the judge did since it was built (replies, unparseable ones...); none for rule judges."""
+        return {}
 
     @abstractmethod
     def score_steps(self, queries: Sequence[StepQuery]) -> list[list[float]]:

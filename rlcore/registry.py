@@ -96,4 +96,5 @@ NAMED_REGISTRIES: dict[str, Registry[Any]] = {
     "algorithms": ALGORITHMS,
     "rewards": REWARDS,
     "pair_builders": PAIR_BUILDERS,
+    "step_judges": STEP_JUDGES,
 }

@@ -91,12 +91,23 @@ class StepJudge(Protocol):
         ...
 
 
-def build_step_judge(section: Mapping[str, Any]) -> StepJudge:
-    """The step judge a config section names (`{name: world_steps, ...}`), found through STEP_JUDGES."""
+@dataclass(frozen=True)
+class JudgeContext:
+    """What a model judge needs from the run: the policy's engine (anything with the rollout verb), the prompt
+    formatter of the run (chat template) and the engine's context length. Rule-based judges ignore it."""
+
+    generator: Any = None  # rlcore.evaluation.Generator
+    prompts: Any = None  # rlcore.chat.PromptFormatter
+    max_model_len: int | None = None
+
+
+def build_step_judge(section: Mapping[str, Any], context: JudgeContext | None = None) -> StepJudge:
+    """The step judge a config section names (`{name: world_steps, ...}`), found through STEP_JUDGES; `context`
+    gives model judges (`policy_judge`) the policy's engine."""
     if "name" not in section:
         raise ValueError(f"a step-judge section needs a `name`; known: {', '.join(STEP_JUDGES.names())}")
     cls = STEP_JUDGES.get(str(section["name"]))
-    return cls(cls.Config.model_validate(dict(section)))
+    return cls(cls.Config.model_validate(dict(section)), context or JudgeContext())
 
 
 def solution_scores(judge: StepJudge, question: str, steps: Sequence[str], row: Mapping[str, Any]) -> list[float]:

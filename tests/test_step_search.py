@@ -52,6 +52,11 @@ def test_rounds_keep_the_best_candidate_and_end_for_each_reason():
     assert paths[0].token_ids == [0, 1]  # the kept candidates' own tokens, appended to the next prompt
     assert generator.prompts == [[[10], [20], [30]], [[10, 0], [30, 0]]]
     assert (stats.rounds, stats.generate_calls, stats.judge_calls, stats.open_per_round) == (2, 2, 2, [3, 2])
+    # every round's candidates, their tokens and scores are kept (step-wise DPO pairs are made from them)
+    first, second = paths[0].choices
+    assert first.candidates == ("a.", "ab.") and first.scores == (0.02, 0.03) and first.best == 1
+    assert first.candidate_ids == ((0,), (0,)) and (first.prefix_tokens, second.prefix_tokens) == (0, 1)
+    assert second.candidates == ("The answer is 2.", "x") and second.best == 0
 
 
 def test_bad_rows_and_a_judge_with_the_wrong_number_of_scores_are_named():
