@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 # picks the same directory for any process of this environment, a job's included), so two clones never rebuild
 # over each other's.
 export TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
+# ...and are built by the environment's own ninja (a system ninja of another version discards its build log).
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 

@@ -18,7 +18,14 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
-from rlcore.ray_setup import LOOPBACK, gcs_connect_budget, is_loopback_address, loopback_node, torch_extensions_dir
+from rlcore.ray_setup import (
+    LOOPBACK,
+    gcs_connect_budget,
+    is_loopback_address,
+    loopback_node,
+    tool_path,
+    torch_extensions_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +123,7 @@ def actor_env(torch_threads: int, extra: dict[str, str] | None = None) -> dict[s
     for key in ("RLCORE_CACHE", "HF_HOME"):
         if key in os.environ:
             env[key] = os.environ[key]
-    env["TORCH_EXTENSIONS_DIR"] = torch_extensions_dir()
+    env.update(TORCH_EXTENSIONS_DIR=torch_extensions_dir(), PATH=tool_path())  # one build of DeepSpeed's ops
     env.update(extra or {})
     return env
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rlcore.cluster import PROJECT_ROOT
-from rlcore.ray_setup import LOOPBACK, torch_extensions_dir
+from rlcore.ray_setup import LOOPBACK, tool_path, torch_extensions_dir
 
 
 class HeadError(RuntimeError):
@@ -29,10 +29,12 @@ def ray_executable() -> str:
 
 def head_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """What every process of the head, and so every job submitted to it, runs with: token authentication, a loopback
-    node address that Ray keeps (see ray_setup.loopback_node), rlcore importable and the one DeepSpeed ops cache."""
+    node address that Ray keeps (see ray_setup.loopback_node), rlcore importable and the one DeepSpeed ops cache
+    (built by this environment's ninja)."""
     env = dict(os.environ if base is None else base)
     env.update(RAY_AUTH_MODE="token", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     env["TORCH_EXTENSIONS_DIR"] = env.get("TORCH_EXTENSIONS_DIR") or torch_extensions_dir()
+    env["PATH"] = tool_path(env.get("PATH", ""))
     paths = [str(PROJECT_ROOT), *[part for part in env.get("PYTHONPATH", "").split(os.pathsep) if part]]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env.pop("RAY_ADDRESS", None)

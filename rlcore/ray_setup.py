@@ -98,3 +98,12 @@ def interface_of(address: str) -> str | None:
         if any(entry.address.split("%")[0] == address for entry in addresses):
             return name
     return None
+
+
+def tool_path(path: str | None = None) -> str:
+    """$PATH with this environment's bin directory first: torch builds DeepSpeed's ops with the first `ninja` on the
+    PATH, and the environment's ninja (1.13, log format v7) and a system one (1.11, v5) each discard the other's build
+    log, so processes that found different ninjas rebuilt the shared ops over each other for minutes."""
+    bin_dir = os.path.dirname(sys.executable)
+    rest = (os.environ.get("PATH", "") if path is None else path).split(os.pathsep)
+    return os.pathsep.join([bin_dir, *[part for part in rest if part and part != bin_dir]])

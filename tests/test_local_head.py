@@ -55,6 +55,7 @@ def test_the_head_environment_requires_the_token_whatever_the_shell_says():
     assert env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"  # else Ray swaps 127.0.0.1 for the interface address
     assert "RAY_ADDRESS" not in env and env["TORCH_EXTENSIONS_DIR"]
     assert str(local_head.PROJECT_ROOT) in env["PYTHONPATH"].split(":")
+    assert env["PATH"].split(":") == [os.path.dirname(sys.executable), "/bin"]  # this environment's ninja first
 
 
 def test_a_machine_without_a_token_gets_one_only_its_owner_reads(tmp_path):
