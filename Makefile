@@ -5,11 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export TORCH_EXTENSIONS_DIR ?= $(HOME)/.cache/torch_extensions
+# DeepSpeed's JIT-built ops live beside the environment that built them (rlcore/ray_setup.py:torch_extensions_dir
+# picks the same directory for any process of this environment, a job's included), so two clones never rebuild
+# over each other's.
+export TORCH_EXTENSIONS_DIR ?= $(abspath $(VENV))/torch_extensions
+# ...and are built by the environment's own ninja (a system ninja of another version discards its build log).
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: figures figures-data lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast mutation model bench bench-dpo clean
+.PHONY: cluster figures figures-data lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast mutation model bench bench-dpo clean
 
 install: $(STAMP)
 
@@ -23,10 +28,14 @@ $(STAMP): pyproject.toml Makefile
 	# (unused on CPU): remove them, as ../shared/STACK.md says.
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton || true
 	$(PY) -c "import torch, vllm, deepspeed, ray, transformers; print('environment ready: torch', torch.__version__, 'vllm', vllm.__version__, 'deepspeed', deepspeed.__version__, 'ray', ray.__version__)"
-	# DeepSpeed JIT-compiles its shared-memory collective op on first use (~1-3 min); do it once here, cached in
-	# TORCH_EXTENSIONS_DIR, instead of inside the first training run.
-	DS_ACCELERATOR=cpu $(PY) -c "from deepspeed.accelerator import get_accelerator; b = get_accelerator().create_op_builder('ShareMemCommBuilder'); b and b.load()"
+	# DeepSpeed JIT-compiles its shared-memory collective and CPU Adam ops on first use (~1-3 min each); do it once
+	# here, cached in TORCH_EXTENSIONS_DIR, instead of inside the first training run (or the first job).
+	DS_ACCELERATOR=cpu $(PY) -c "from deepspeed.accelerator import get_accelerator as a; [b.load() for b in map(a().create_op_builder, ('ShareMemCommBuilder', 'FusedAdamBuilder')) if b]"
 	touch $@
+
+# A Ray head for `ray job submit`: every port on 127.0.0.1, token authentication (a token is made if there is none).
+cluster: install
+	$(VENV)/bin/rlcore cluster start
 
 # The tiny model ships in rlcore/world/models/; this rebuilds it from its recipe (~6 min) into ~/.cache/rlcore and
 # says whether the weights equal the shipped ones.

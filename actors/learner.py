@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import socket
@@ -26,6 +27,7 @@ from rlcore.modeling import (
     response_mask_of,
     torch_device,
 )
+from rlcore.ray_setup import interface_of
 from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
 from rlcore.weight_sync import WeightBucketer
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from deepspeed import DeepSpeedEngine
 
 TRAINING_STATE_DIR = "training_state"
+STORE_TIMEOUT = datetime.timedelta(minutes=30)  # torch.distributed's default for a process group
 
 
 def deepspeed_config(cfg: LearnerSection, on_gpu: bool) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class LearnerWorker(Worker):
         self.seed = seed
         self.total_optimizer_steps = total_optimizer_steps
         self._engine: DeepSpeedEngine | None = None
+        self._store_socket: socket.socket | None = None
 
     @property
     def engine(self) -> DeepSpeedEngine:
@@ -111,9 +115,12 @@ class LearnerWorker(Worker):
         return self._engine
 
     def free_port(self) -> tuple[str, int]:
-        with socket.socket() as sock:
-            sock.bind(("", 0))
-            return self.node_address(), sock.getsockname()[1]
+        """Open the torch.distributed store's listening socket on this node's address only (127.0.0.1 on a local
+        cluster) and hold it until init_engine serves the store on it, so no other process takes the port between."""
+        address = self.node_address()
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self._store_socket = socket.create_server((address, 0), family=family)
+        return address, self._store_socket.getsockname()[1]
 
     def init_engine(self, master_addr: str, master_port: int) -> dict[str, Any]:
         """Join the torch.distributed world and build the DeepSpeed engine (all ranks call this together)."""
@@ -128,6 +135,20 @@ class LearnerWorker(Worker):
             LOCAL_RANK="0",
         )
         backend = self.cfg.backend if self.cfg.backend != "auto" else ("nccl" if on_gpu else "gloo")
+        interface = interface_of(master_addr)  # the collectives' own sockets go where the store is, not elsewhere
+        if interface:
+            for variable in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"):
+                os.environ.setdefault(variable, interface)
+        # torch's env:// rendezvous would serve the store on every interface; this one serves it on free_port's
+        # socket. DeepSpeed then adopts the initialised process group.
+        torch.distributed.init_process_group(
+            backend,
+            store=self._rendezvous(master_addr, master_port),
+            rank=self.rank,
+            world_size=self.world_size,
+            # as DeepSpeed would: bind the GPU for nccl, except for one rank (nothing to split a communicator for)
+            device_id=torch.device("cuda", torch.cuda.current_device()) if on_gpu and self.world_size > 1 else None,
+        )
         deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
         torch.manual_seed(self.seed)
         np.random.seed(self.seed)
@@ -160,6 +181,18 @@ class LearnerWorker(Worker):
             "backend": backend,
             "parameters": sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters()),
         }
+
+    def _rendezvous(self, master_addr: str, master_port: int) -> torch.distributed.TCPStore:
+        """Rank 0 serves the store on the socket free_port opened (the store takes it over); the others join it."""
+        serving = self.rank == 0
+        listen_fd = None
+        if serving:
+            if self._store_socket is None:
+                raise RuntimeError("learner[0]: init_engine needs free_port first (it opens the store's socket)")
+            listen_fd, self._store_socket = self._store_socket.detach(), None
+        return torch.distributed.TCPStore(
+            master_addr, master_port, self.world_size, serving, timeout=STORE_TIMEOUT, master_listen_fd=listen_fd
+        )
 
     # ---- forward passes ---------------------------------------------------------------------------------------
     def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:

@@ -109,6 +109,18 @@ def _main(argv: list[str]) -> int:
     server.add_argument("--token-file", help="file holding the bearer token (default: $RLCORE_REWARD_TOKEN)")
     server.add_argument("--max-batch", type=int, default=256, help="most samples per request")
     server.add_argument("--max-body-bytes", type=int, default=16 * 2**20, help="largest request body")
+    cluster = commands.add_parser(
+        "cluster",
+        help="start a Ray head for `ray job submit`: loopback only, token required (docs/cluster.md)",
+        usage="rlcore cluster start [--num-cpus N] [--port P] [--dashboard-port P] [-- ray start options]",
+    )
+    cluster.add_argument("action", choices=["start"])
+    cluster.add_argument("--num-cpus", type=int, default=8, help="logical CPUs of the head (scheduling slots)")
+    cluster.add_argument("--port", type=int, default=6379, help="the GCS port (the address jobs join)")
+    cluster.add_argument("--dashboard-port", type=int, default=8265, help="the job API's port")
+    ray_options: list[str] = []  # after `--`: passed on to `ray start` as given
+    if argv[:1] == ["cluster"] and "--" in argv:
+        argv, ray_options = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -121,6 +133,14 @@ def _main(argv: list[str]) -> int:
         train.error("needs a CONFIG file (the overrides are optional)")
     if args.command == "config" and args.config is None:
         show.error("needs CONFIG (or --reference)")
+    if args.command == "cluster":
+        from rlcore.local_head import HeadError, start_head
+
+        try:
+            return start_head(args.num_cpus, args.port, args.dashboard_port, ray_options)
+        except HeadError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if args.command == "build-model":
         from rlcore.world.tiny_model import main as build_model
 

@@ -18,6 +18,14 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
+from rlcore.ray_setup import (
+    LOOPBACK,
+    gcs_connect_budget,
+    is_loopback_address,
+    loopback_node,
+    tool_path,
+    torch_extensions_dir,
+)
 from rlcore.restarts import WorkerRestarted, await_restart, dead_ranks, restarted_by_ray
 from rlcore.restarts import first_line as _first_line
 from rlcore.stalls import stalled_ranks_message
@@ -61,11 +69,8 @@ def init_ray(cluster: ClusterSection) -> None:
     if address:
         key = "cluster.address" if cluster.address else "$RAY_ADDRESS"
         check_reachable(address, cluster.connect_timeout_s, key)
-        # Something answers there, but maybe not Ray: Ray retries its GCS connection about once a second for this
-        # many tries (read when ray.init runs), so the configured timeout bounds that wait too.
-        wait = {"RAY_gcs_server_port_wait_time_s": str(max(1, round(cluster.connect_timeout_s)))}
         try:
-            with _environment(wait):
+            with gcs_connect_budget(cluster.connect_timeout_s), loopback_node(is_loopback_address(address)):
                 ray.init(address=address, runtime_env=env, log_to_driver=True)
         except Exception as error:  # Ray's ConnectionError/RuntimeError/ValueError for a wrong or dead address
             raise ClusterError(
@@ -76,19 +81,18 @@ def init_ray(cluster: ClusterSection) -> None:
         return
     _local_cluster = True
     num_cpus = cluster.num_cpus or max(8, os.cpu_count() or 1)
-    # Keep a local cluster on loopback: without this Ray swaps 127.0.0.1 for the machine's interface address.
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     # Ray starts workers at nice 15; every heavy process of a run is a worker, so they should not yield the
     # machine to anything else the user runs beside them.
     os.environ.setdefault("RAY_worker_niceness", "0")
-    ray.init(
-        num_cpus=int(num_cpus),
-        include_dashboard=False,
-        runtime_env=env,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=True,
-        configure_logging=False,
-    )
+    with loopback_node(True):
+        ray.init(
+            num_cpus=int(num_cpus),
+            include_dashboard=False,
+            runtime_env=env,
+            _node_ip_address=LOOPBACK,
+            log_to_driver=True,
+            configure_logging=False,
+        )
 
 
 def check_reachable(address: str, timeout_s: float, key: str) -> None:
@@ -109,18 +113,6 @@ def check_reachable(address: str, timeout_s: float, key: str) -> None:
         ) from None
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    """Environment variables set for the length of the block (ones the user set are left alone)."""
-    added = {key: value for key, value in values.items() if key not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for key in added:
-            os.environ.pop(key, None)
-
-
 def _pythonpath() -> str:
     parts = [PROJECT_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return os.pathsep.join(dict.fromkeys(parts))
@@ -135,9 +127,10 @@ def actor_env(torch_threads: int, extra: dict[str, str] | None = None) -> dict[s
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONPATH": _pythonpath(),
     }
-    for key in ("RLCORE_CACHE", "TORCH_EXTENSIONS_DIR", "HF_HOME"):
+    for key in ("RLCORE_CACHE", "HF_HOME"):
         if key in os.environ:
             env[key] = os.environ[key]
+    env.update(TORCH_EXTENSIONS_DIR=torch_extensions_dir(), PATH=tool_path())  # one build of DeepSpeed's ops
     env.update(extra or {})
     return env
 

@@ -1,7 +1,8 @@
-"""`ray job submit` of a short training run to a cluster started with `ray start --head` on loopback."""
+"""`ray job submit` of a short training run to the head `rlcore cluster start` starts: loopback only, token required."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -9,11 +10,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import ROOT
+from tests.sockets import SocketWatch
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +31,6 @@ def free_port() -> int:
 
 def stop_cluster(marker: str) -> None:
     """Stop only the processes of this test's cluster (`ray stop` would also stop the session's cluster)."""
-    import psutil
-
     processes = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
     for process in processes:
         process.terminate()
@@ -36,33 +39,51 @@ def stop_cluster(marker: str) -> None:
         process.kill()
 
 
-def test_ray_job_submit_writes_the_run_directory(tiny_model_path, tmp_path):
+def cluster_processes(marker: str) -> list[psutil.Process]:
+    """The head's processes (their command lines name its temp dir); workers, the job and its actors descend."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(process.info["cmdline"] or []):
+            found.append(process)
+    return found
+
+
+def submit_without_token(dashboard_port: int, token: str | None) -> int:
+    """The HTTP status of a job submission with no (or a wrong) bearer token: the job API must refuse it."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{dashboard_port}/api/jobs/",
+        data=json.dumps({"entrypoint": "echo unauthenticated"}).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_ray_job_submit_to_the_documented_head(tiny_model_path, tmp_path):
+    """`rlcore cluster start` (the README's recipe): the job runs, nothing listens beyond loopback while it runs,
+    and a submission without the token is refused."""
     bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "RAY_AUTH_MODE": "token",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "PYTHONPATH": str(ROOT),
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-    }
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     env.pop("RAY_ADDRESS", None)
     gcs_port, dashboard_port = free_port(), free_port()
     temp_dir = tempfile.mkdtemp(prefix="rj", dir="/tmp")  # short: Ray's socket paths have a length limit
     start = [
-        str(bin_dir / "ray"),
+        sys.executable,
+        "-m",
+        "rlcore.cli",
+        "cluster",
         "start",
-        "--head",
-        "--node-ip-address",
-        "127.0.0.1",
-        "--port",
-        str(gcs_port),
         "--num-cpus",
         "8",
-        "--dashboard-host",
-        "127.0.0.1",
+        "--port",
+        str(gcs_port),
         "--dashboard-port",
         str(dashboard_port),
-        "--disable-usage-stats",
+        "--",
         "--temp-dir",
         temp_dir,
     ]
@@ -77,40 +98,48 @@ def test_ray_job_submit_writes_the_run_directory(tiny_model_path, tmp_path):
         "--object-manager-port",
     ):
         start += [flag, str(free_port())]
-    subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(start, env=env, check=True, capture_output=True, timeout=120, cwd=ROOT)
     try:
-        submit = [
-            str(bin_dir / "ray"),
-            "job",
-            "submit",
-            "--address",
-            f"http://127.0.0.1:{dashboard_port}",
-            "--",
-            sys.executable,
-            "-m",
-            "rlcore.cli",
-            "train",
-            str(ROOT / "configs" / "demo_grpo.yaml"),
-            f"model.path={tiny_model_path}",
-            f"run.output_dir={tmp_path}",
-            "run.name=job",
-            "algorithm.steps=2",
-            "algorithm.prompts_per_step=4",
-            "algorithm.group_size=4",
-            "data.eval_questions_per_language=4",
-            "eval.every_steps=2",
-            "checkpoint.every_steps=0",
-        ]
-        for _ in range(12):  # right after `ray start` the job agent may not be up yet ("No available agent")
-            result = subprocess.run(submit, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
-            if "No available agent" not in result.stdout + result.stderr:
-                break
-            time.sleep(5)
+        with SocketWatch(lambda: cluster_processes(temp_dir)) as watch:
+            submit = [
+                str(bin_dir / "ray"),
+                "job",
+                "submit",
+                "--address",
+                f"http://127.0.0.1:{dashboard_port}",
+                "--",
+                sys.executable,
+                "-m",
+                "rlcore.cli",
+                "train",
+                str(ROOT / "configs" / "demo_grpo.yaml"),
+                f"model.path={tiny_model_path}",
+                f"run.output_dir={tmp_path}",
+                "run.name=job",
+                "algorithm.steps=2",
+                "algorithm.prompts_per_step=4",
+                "algorithm.group_size=4",
+                "data.eval_questions_per_language=4",
+                "eval.every_steps=2",
+                "checkpoint.every_steps=0",
+            ]
+            token_env = {**env, "RAY_AUTH_MODE": "token"}
+            for _ in range(12):  # right after `ray start` the job agent may not be up yet ("No available agent")
+                result = subprocess.run(submit, env=token_env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+                if "No available agent" not in result.stdout + result.stderr:
+                    break
+                time.sleep(5)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "succeeded" in result.stdout
+        assert submit_without_token(dashboard_port, None) == 401
+        assert submit_without_token(dashboard_port, "not-the-token") in (401, 403)
     finally:
         stop_cluster(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
+    print("listening sockets:", *sorted(watch.seen), sep="\n  ")
+    assert watch.exposed() == [], f"listening beyond loopback: {watch.exposed()}"
+    for role in ("gcs_server", "raylet", "dashboard", "LearnerWorker", "RolloutWorker"):  # the watch saw them all
+        assert any(role in listener.process for listener in watch.seen), (role, sorted(watch.seen))
     run_dir = tmp_path / "job"
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3 and (run_dir / "config.yaml").exists()

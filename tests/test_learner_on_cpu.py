@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import psutil
 import pytest
 
 from actors.learner import LearnerWorker
@@ -11,6 +12,7 @@ from rlcore.cluster import WorkerGroup, actor_env
 from rlcore.config import LearnerSection, ModelSection
 from rlcore.modeling import load_tokenizer
 from rlcore.world.tasks import generate_problems
+from tests.sockets import SocketWatch
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +110,18 @@ def test_resumed_learner_continues_the_same_trajectory(ray_cluster, tiny_model_p
     finally:
         resumed.shutdown()
     np.testing.assert_allclose(again, uninterrupted, rtol=1e-5, atol=1e-6)
+
+
+def test_a_local_cluster_and_the_learner_store_listen_on_loopback_only(ray_cluster, tiny_model_path):
+    """Every socket the local cluster's processes (Ray's and the learner ranks') listen on is on 127.0.0.1/::1."""
+    driver = psutil.Process()
+    with SocketWatch(lambda: [driver], interval_s=0.5) as watch:
+        group = start_learner(tiny_model_path, ranks=2, micro_batch_size=8)
+        try:
+            watch.sample()  # at least once while both ranks are up (their process group and the store exist)
+        finally:
+            group.shutdown()
+    assert watch.exposed() == [], f"listening beyond loopback: {watch.exposed()}"
+    learner_sockets = [listener for listener in watch.seen if "LearnerWorker" in listener.process]
+    assert len(learner_sockets) >= 2, watch.seen  # the store (rank 0) and gloo's pairs: the check saw the ranks
+    assert any("gcs_server" in listener.process for listener in watch.seen), watch.seen
