@@ -11,19 +11,14 @@ from rlcore.batch import Batch, pad_sequences
 from rlcore.chat import encode_rows
 from rlcore.cluster import Worker
 from rlcore.config import ModelDtype, RolloutSection
+from rlcore.engine_env import vllm_env
 
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop")
 
 
 def rollout_env(cfg: RolloutSection) -> dict[str, str]:
-    """Process environment for a rollout actor; on CPU the engine runs in-process (2 s start instead of 15 s)."""
-    if cfg.num_gpus > 0:
-        return {}
-    return {
-        "VLLM_CPU_KVCACHE_SPACE": str(max(1, round(cfg.kv_cache_gib))),
-        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-        "VLLM_LOGGING_LEVEL": "WARNING",
-    }
+    """Process environment for a rollout actor."""
+    return vllm_env(on_gpu=cfg.num_gpus > 0, kv_cache_gib=cfg.kv_cache_gib)
 
 
 class RolloutWorker(Worker):

@@ -93,7 +93,9 @@ class Runtime:
                 micro_batch_size=config.reference.micro_batch_size,
             )
         if "reward" in roles:
-            self._group("reward", RewardWorker, config.reward, {}, reward=config.reward.model_dump())
+            # A model reward that hosts an engine (rprm's vLLM) says what its worker process needs.
+            reward_env: dict[str, str] = getattr(config.reward, "worker_env", dict)()
+            self._group("reward", RewardWorker, config.reward, reward_env, reward=config.reward.model_dump())
         self.startup_seconds = time.perf_counter() - started
         log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
 
@@ -250,7 +252,8 @@ class Runtime:
 
     def set_policy_version(self, version: int) -> None:
         self.policy_version = version
-        self.group("rollout").broadcast("set_policy_version", version=version)
+        if "rollout" in self.groups:  # a learner-only run (SFT) has no rollout workers to tell
+            self.group("rollout").broadcast("set_policy_version", version=version)
 
     def save_checkpoint(self, path: Path) -> None:
         self.group("learner").broadcast(

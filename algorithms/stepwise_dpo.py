@@ -24,6 +24,7 @@ from algorithms.base import ALGORITHMS
 from algorithms.dpo_config import DPOIterationsConfig
 from algorithms.dpo_iterations import DPOIterations
 from algorithms.pairs import BuildResult
+from algorithms.search_eval import search_checkpoint
 from algorithms.stepwise_pairs import stepwise_pairs
 from rewards.step_judge import StepJudgeBase
 from rlcore.config import ConfigError, NamedSection, RunConfig, validate_named
@@ -70,6 +71,7 @@ class StepwiseDPOConfig(DPOIterationsConfig):
 class StepwiseDPO(DPOIterations):
     Config = StepwiseDPOConfig
     cfg: StepwiseDPOConfig
+    search_checkpoint = staticmethod(search_checkpoint)  # `rlcore search`: the search settings at inference
 
     def pairs_estimate(self) -> int:  # at most one pair per search round: an upper bound until the pairs exist
         return self.cfg.prompts_per_iteration * self.cfg.max_steps
@@ -78,7 +80,7 @@ class StepwiseDPO(DPOIterations):
         """Search the iteration's prompts with π_t and the judge (π_t itself for policy_judge), pair the steps."""
         cfg, config = self.cfg, self.config
         prompts = self.sampler.next_batch(cfg.prompts_per_iteration)
-        context = JudgeContext(self.runtime, self.prompts, config.rollout.max_model_len)
+        context = JudgeContext(self.runtime, self.prompts, config.rollout.max_model_len, scorer=self.runtime)
         judge = build_step_judge(cfg.judge.model_dump(), context)
         temperature = cfg.temperature if cfg.temperature is not None else config.rollout.temperature
         with self.phase("generate"):

@@ -88,6 +88,17 @@ def _main(argv: list[str]) -> int:
         help="checkpoint=PATH (required; a model dir or builtin:tiny-arith), output=FILE.json, "
         "and dotted overrides, e.g. data.eval_languages=[en,fr]",
     )
+    search = commands.add_parser(
+        "search",
+        help="inference-time scaling of a checkpoint: greedy, majority@N, best-of-N by the reward, step search",
+    )
+    search.add_argument("config")
+    search.add_argument("--verbose", action="store_true", help="show the workers' output and any traceback")
+    search.add_argument(
+        "overrides",
+        nargs="*",
+        help="checkpoint=PATH (required), output=FILE.json, and dotted overrides, e.g. algorithm.candidates=8",
+    )
     sweep = commands.add_parser("sweep", help="the parallel scaling-law sweep of a parallel_rpt config and its report")
     sweep.add_argument("config")
     sweep.add_argument("--verbose", action="store_true", help="show the workers' output and any traceback")
@@ -147,11 +158,11 @@ def _main(argv: list[str]) -> int:
         build_model(["--force"] if args.force else [])
         return 0
     options = {}
-    if args.command == "eval":  # checkpoint=/output= are options of the command, the rest config overrides
+    if args.command in ("eval", "search"):  # checkpoint=/output= are options of the command, the rest overrides
         options = dict(item.split("=", 1) for item in args.overrides if item.split("=", 1)[0] in EVAL_OPTIONS)
         args.overrides = [item for item in args.overrides if item.split("=", 1)[0] not in EVAL_OPTIONS]
         if not options.get("checkpoint"):
-            print("error: rlcore eval needs checkpoint=PATH", file=sys.stderr)
+            print(f"error: rlcore {args.command} needs checkpoint=PATH", file=sys.stderr)
             return 2
     try:
         config = load_config(args.config, args.overrides)
@@ -202,6 +213,14 @@ def _run(command: str, config: RunConfig, options: dict[str, Any]) -> int:
         if config.run.seeds:
             print("note: rlcore eval is greedy, so seeds do not change it; run.seeds is ignored", file=sys.stderr)
         algorithm.evaluate_checkpoint(config, options["checkpoint"], options.get("output"))
+        return 0
+    if command == "search":
+        if not hasattr(algorithm, "search_checkpoint"):
+            raise ConfigError(
+                f"algorithm {config.algorithm.name!r} has no step search; use algorithm.name=stepwise_dpo"
+            )
+        preflight.check_lengths(config, preflight.check_model(options["checkpoint"], "checkpoint"))
+        algorithm.search_checkpoint(config, options["checkpoint"], options.get("output"))
         return 0
     preflight.check_config(config)  # before any cluster starts (Algorithm.start checks again, for the Python API)
     if command == "sweep":

@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 VERDICT_QUESTION = "Is the step correct (Yes/No)?"
 YES, NO = " Yes", " No"
@@ -36,8 +36,28 @@ Analyse the correctness of the Now Step.
 """
 
 
-def critique_prompt(question: str, previous_steps: Sequence[str], step: str) -> str:
-    """The PRM's prompt for one step (previous steps numbered from 1; '(none)' before the first step)."""
+# For small models with short context windows (the embedded world's tiny model holds 256 tokens): the same parts
+# (question, previous steps, Now Step) in a few short lines; the critique and its verdict line come from training.
+COMPACT_TEMPLATE = """Question: {question}
+Previous Steps:
+{previous_steps}
+Now Step: {step}
+Verify the Now Step.
+"""
+
+Template = Literal["rprm", "compact"]
+TEMPLATES: tuple[str, ...] = get_args(Template)
+
+
+def critique_prompt(question: str, previous_steps: Sequence[str], step: str, template: Template = "rprm") -> str:
+    """The PRM's prompt for one step: `rprm` (default) asks for the full R-PRM analysis; `compact` is a few short
+    lines for small context windows (no instruction about the verdict line). Previous steps are numbered from 1
+    in `rprm`, one per line in `compact`; '(none)' before the first step."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown critique prompt template {template!r}: choose one of {', '.join(TEMPLATES)}")
+    if template == "compact":
+        previous = "\n".join(previous_steps) or "(none)"
+        return COMPACT_TEMPLATE.format(question=question, previous_steps=previous, step=step)
     previous = "\n".join(f"Step {i}: {text}" for i, text in enumerate(previous_steps, start=1)) or "(none)"
     return PROMPT_TEMPLATE.format(
         verdict_question=VERDICT_QUESTION, question=question, previous_steps=previous, step=step

@@ -94,11 +94,13 @@ class StepJudge(Protocol):
 @dataclass(frozen=True)
 class JudgeContext:
     """What a model judge needs from the run: the policy's engine (anything with the rollout verb), the prompt
-    formatter of the run (chat template) and the engine's context length. Rule-based judges ignore it."""
+    formatter of the run (chat template), the engine's context length, and the run's reward workers (anything with
+    the `score(Batch) -> Batch` verb: the Runtime). Rule-based judges ignore it."""
 
     generator: Any = None  # rlcore.evaluation.Generator
     prompts: Any = None  # rlcore.chat.PromptFormatter
     max_model_len: int | None = None
+    scorer: Any = None  # the Runtime's reward workers (the `prm` judge)
 
 
 def build_step_judge(section: Mapping[str, Any], context: JudgeContext | None = None) -> StepJudge:
