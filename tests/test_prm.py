@@ -94,6 +94,22 @@ def test_verdict_tokens_of_the_tiny_tokenizer_and_the_prompt(tiny_model_path):
     assert VERDICT_QUESTION in prompt and "(none)" in critique_prompt("q", [], "s")
 
 
+def test_compact_template_is_a_few_short_lines_and_the_default_is_unchanged():
+    compact = critique_prompt(
+        "Tom has 7 pens and buys 5. How many?", ["7 plus 5 is 12."], "The answer is 12.", "compact"
+    )
+    assert compact == (
+        "Question: Tom has 7 pens and buys 5. How many?\nPrevious Steps:\n7 plus 5 is 12.\n"
+        "Now Step: The answer is 12.\nVerify the Now Step.\n"
+    )
+    assert "Previous Steps:\n(none)\n" in critique_prompt("q", [], "s", "compact")
+    assert critique_prompt("q", ["a", "b"], "s", "compact").count("\n") == 6  # one line per previous step
+    assert critique_prompt("q", ["a"], "s") == critique_prompt("q", ["a"], "s", "rprm")
+    assert critique_prompt("q", ["a"], "s").startswith("You are an excellent math teacher.")
+    with pytest.raises(ValueError, match="unknown critique prompt template 'long': choose one of rprm, compact"):
+        critique_prompt("q", [], "s", "long")
+
+
 def _step(index: int, label: bool, verdicts: list[str | None]) -> CritiquedStep:
     critiques = tuple(critique(f"analysis {index}.{j}", v) for j, v in enumerate(verdicts))
     return CritiquedStep(f"s{index}", "en", f"prompt {index}", label, critiques)
