@@ -24,12 +24,15 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import Field
 
 from rewards.gmcts_tree import Node, Tree, best_node, select_leaf
 from rlcore.config import Section
+
+# The engine types live on the ground floor (actors implement engines without importing rewards); public here too.
+from rlcore.translation import TranslateRequest, Translation, TranslationEngine
 from rlcore.translation_metrics import MetricName, Similarity, symmetric_similarity, thresholded
 
 Operator = Literal["initial", "mutation", "merge"]
@@ -53,33 +56,6 @@ class GMCTSSettings(Section):
     reference_temperature: float = Field(0.1, ge=0, description="Reference temperature of simulation hops.")
     metric: MetricName = Field("chrf", description="Metric of the symmetric similarity, unless a callable is given.")
     seed: int = Field(0, description="Seeds the bridge-language draws, unless a random.Random is given.")
-
-
-@dataclass(frozen=True)
-class TranslateRequest:
-    """Translate `text` from `src` into `trg`: `n` samples at `temperature`, after the in-context `examples`
-    ((source, translation) pairs)."""
-
-    text: str
-    src: str
-    trg: str
-    examples: tuple[tuple[str, str], ...] = ()
-    n: int = 1
-    temperature: float = 0.0
-
-
-@dataclass(frozen=True)
-class Translation:
-    """The n samples of one request and the mean token log-prob of each."""
-
-    texts: list[str]
-    logprobs: list[float]
-
-
-class TranslationEngine(Protocol):
-    """The policy or the reference model, e.g. rollout workers behind a prompt template."""
-
-    def translate(self, requests: Sequence[TranslateRequest]) -> list[Translation]: ...
 
 
 @dataclass
