@@ -68,7 +68,9 @@ def search_checkpoint(config: RunConfig, checkpoint: str, output: str | Path | N
     cfg: Any = config.algorithm
     if not hasattr(cfg, "search_settings"):
         raise ConfigError(f"algorithm {cfg.name!r} has no search settings; use algorithm.name=stepwise_dpo")
-    path = report_path(config, checkpoint, output).with_name(f"search_{Path(checkpoint).name}.json")
+    path = report_path(config, checkpoint, output)
+    if output is None:  # beside `rlcore eval`'s report of the same checkpoint
+        path = path.with_name(f"search_{Path(checkpoint.replace(':', '_')).name}.json")
     prompts = PromptFormatter.for_model(config.model.path, config.data.chat_template)
     rows = prompts.with_prompt_ids(load_eval_rows(config.data))
     if not rows:

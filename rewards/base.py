@@ -19,6 +19,10 @@ class RewardConfig(NamedSection):
     num_cpus: float = Field(0.5, ge=0, description="Ray CPUs reserved per reward worker.")
     num_gpus: float = Field(0.0, ge=0, description="Model rewards on GPUs ask for a share here.")
 
+    def worker_env(self) -> dict[str, str]:
+        """Environment variables the reward worker's process needs (a model reward's engine); none by default."""
+        return {}
+
 
 class Reward(ABC):
     """Subclass, set `Config`, implement `score`, and register with `@REWARDS.register("name")`.

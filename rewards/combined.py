@@ -81,6 +81,14 @@ class CombinedConfig(RewardConfig):
         "each keeps its own timeout_s and failure_score.",
     )
 
+    def worker_env(self) -> dict[str, str]:
+        """What the components' engines need, on the combined reward's workers (their GPUs are its GPUs)."""
+        env: dict[str, str] = {}
+        for component in self.rewards:
+            reward = component.reward.model_copy(update={"num_gpus": self.num_gpus})
+            env.update(reward.worker_env() if isinstance(reward, RewardConfig) else {})
+        return env
+
     @model_validator(mode="before")
     @classmethod
     def _inherit(cls, value: Any) -> Any:

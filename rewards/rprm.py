@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import torch
 from pydantic import Field
 
 from rewards.base import Reward, RewardConfig
@@ -90,9 +91,10 @@ class RPRM(Reward):
     Config = RPRMConfig
     config: RPRMConfig
 
-    def __init__(self, config: RPRMConfig):
+    def __init__(self, config: RPRMConfig, engine: PRMEngine | None = None):
+        """`engine`: a started one (tests script it); by default the PRM's own vLLM engine in this process."""
         super().__init__(config)
-        self.engine = PRMEngine(
+        self.engine = engine or PRMEngine(
             EngineSettings(
                 resolve_model_path(config.model_path),
                 config.dtype,
@@ -100,7 +102,7 @@ class RPRM(Reward):
                 config.seed,
                 config.gpu_memory_utilization,
                 config.tensor_parallel_size,
-                on_gpu=config.num_gpus > 0,
+                on_gpu=torch.cuda.is_available(),  # Ray shows the worker the GPUs it was given (none on CPU)
             )
         )
         self.prompts = PromptFormatter(self.engine.tokenizer, config.chat_template)
