@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from actors.runtime import Runtime
+from actors.runtime import ROLES, Runtime
 from algorithms.checkpoint_eval import evaluate_checkpoint
 from algorithms.run_state import RunState
 from algorithms.run_summary import load_eval_report, save_eval_report, write_summary
@@ -44,6 +44,7 @@ class Algorithm(RunState, ABC):
     cfg: NamedSection  # an instance of Config: a subclass declares its type next to its Config
     phases: ClassVar[tuple[str, ...]] = ("generate", "reward", "reference", "train", "sync")
     evaluate_each_round: ClassVar[bool] = False  # evaluate and checkpoint at the end of every round
+    roles: ClassVar[tuple[str, ...]] = ROLES  # the worker groups a run starts (SFT: the learner only)
 
     def __init__(self, config: RunConfig):
         super().__init__()
@@ -196,7 +197,11 @@ class Algorithm(RunState, ABC):
             resume_from = self.checkpoints.latest() if config.run.resume else None
             policy, need_reference = str(resume_from) if resume_from else None, self.needs_reference()
             self.runtime = runtime or Runtime(
-                config, total_optimizer_steps=self.optimizer_steps(), need_reference=need_reference, policy_path=policy
+                config,
+                total_optimizer_steps=self.optimizer_steps(),
+                need_reference=need_reference,
+                policy_path=policy,
+                roles=self.roles,
             )
             start_step = CheckpointManager.restore(resume_from, self.runtime, self.sampler) if resume_from else 0
             if config.run.resume:

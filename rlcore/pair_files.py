@@ -74,19 +74,19 @@ def _pair_parts(row: dict[str, Any]) -> tuple[str | Messages, str, str]:
             )
         return (
             check_prompt_messages(chosen[:-1], "the shared prompt"),
-            _reply(chosen[-1:], "chosen"),
-            _reply(rejected[-1:], "rejected"),
+            reply_text(chosen[-1:], "chosen"),
+            reply_text(rejected[-1:], "rejected"),
         )
     prompt = row.get("prompt")
     if isinstance(prompt, list):
-        return check_prompt_messages(prompt, "prompt"), _reply(chosen, "chosen"), _reply(rejected, "rejected")
+        return check_prompt_messages(prompt, "prompt"), reply_text(chosen, "chosen"), reply_text(rejected, "rejected")
     bad = [key for key in PAIR_KEYS if not isinstance(row.get(key), str) or not row.get(key)]
     if bad:
         raise ChatError(f"{bad} must be non-empty strings or, in conversational form, message lists")
     return prompt, chosen, rejected  # type: ignore[return-value]
 
 
-def _reply(value: Any, what: str) -> str:
+def reply_text(value: Any, what: str) -> str:
     """The text of a response side: a string, or a list holding one assistant message."""
     if isinstance(value, str) and value:
         return value
