@@ -20,7 +20,7 @@ from rlcore.world.lexicon import NAMES, NUMBER_WORDS, OBJECTS
 from rlcore.world.tasks import KINDS, LANGUAGES, NUM_TEMPLATES, Canonical, generate_problems, render
 
 ROWS = labelled_rows(generate_problems("train", 50, seed=5), seed=5)
-CHECK = re.compile(r"Check: .*?(-?\d+)\. The step says (-?\d+)\.")
+CHECK = re.compile(r"Check: .*?(-?\d+)\. The step says (-?\d+): (?:same|different)\.")
 
 
 def _row(label: int) -> dict:
@@ -35,7 +35,7 @@ def test_noiseless_critiques_recompute_in_the_step_language_and_judge_right():
     assert parse_verdict(first) is True and wrong["steps"][0] in first
     assert parse_verdict(second) is False
     assert f"{gold[1]['result']}." in second.split(" The step says ")[0]  # the right result, in the step's words
-    assert second.split("\n")[0].endswith(f"The step says {wrong['steps'][1].split()[-1]}")
+    assert second.split("\n")[0].endswith(f"The step says {wrong['steps'][1].split()[-1][:-1]}: different.")
     reference = _row(-1)
     final = critique(reference, 2, True, rng, 0.0, 0.0)  # the answer line: the previous result vs the answer
     assert parse_verdict(final) is True and final.startswith(f"Check: {reference['steps'][2]} The step says")

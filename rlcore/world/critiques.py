@@ -81,7 +81,7 @@ def critique(
     slip: float = SLIP,
     no_verdict: float = NO_VERDICT,
 ) -> str:
-    """One critique of step `index` with gold label `label`: 'Check: <recomputed step> The step says <value>.' and
+    """One critique of step `index` with gold label `label`: 'Check: <recomputed step> The step says <value>: same|different.'
     the verdict line with the verdict the teacher's own recomputation gives. A slip turns the recomputation into a
     wrong one that flips the verdict: off by a slip on a correct step, equal to the stated value on a wrong one."""
     language, line = row["language"], row["steps"][index]
@@ -96,7 +96,8 @@ def critique(
         recomputed = step_text(gold["left"], gold["op"], gold["right"], value, language)
     else:
         recomputed = final_line(value, language)
-    text = f"Check: {recomputed} The step says {stated}."
+    # The comparison in words right after the two numbers, where a small model can make it; the verdict repeats it.
+    text = f"Check: {recomputed} The step says {stated}: {'same' if value == stated else 'different'}."
     if rng.random() < no_verdict:
         return text
     return f"{text}\nVerification: {VERDICT_QUESTION} {'Yes' if value == stated else 'No'}"
