@@ -6,9 +6,11 @@ them as they are."""
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rlcore.prm import parse_verdict, with_verdict
@@ -27,6 +29,17 @@ class CritiquedStep:
     prompt: str
     label: bool
     critiques: tuple[str, ...]
+
+
+def labelled_steps(label: int, count: int) -> list[tuple[int, bool]]:
+    """(index, gold label) of the steps of a ProcessBench-layout solution with `count` steps and first error `label`
+    that have a gold label: every step when `label` is -1, else the steps before the first error (correct) and the
+    first error (wrong); the steps after it have none (they build on a wrong one)."""
+    if not -1 <= label < count:
+        raise ValueError(f"label must be -1 or a step index below {count}, got {label}")
+    if label < 0:
+        return [(index, True) for index in range(count)]
+    return [(index, True) for index in range(label)] + [(label, False)]
 
 
 def _verdicts(step: CritiquedStep) -> tuple[list[str], list[str], int]:
@@ -100,3 +113,35 @@ def dpo_pairs(
             )
     stats["pairs"] = len(pairs)
     return pairs, stats
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    # not rlcore.pair_files.write_jsonl: rlcore.pair_files imports rlcore.data, which imports rlcore.world, which
+    # imports this module
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_prm_files(steps: Sequence[CritiquedStep], out_dir: str | Path, seed: int = 0) -> dict[str, Any]:
+    """Write `prm_sft.jsonl` (prompt, completion) and `prm_dpo.jsonl` (prompt, chosen, rejected) built from the
+    critiqued steps to `out_dir`. Returns the counts (steps, critiques, verdicts, the builders' counts) and paths."""
+    sft, sft_stats = sft_rows(steps, seed)
+    pairs, dpo_stats = dpo_pairs(steps, seed)
+    verdicts = [(parse_verdict(text), step.label) for step in steps for text in step.critiques]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"sft": out / "prm_sft.jsonl", "dpo": out / "prm_dpo.jsonl"}
+    write_jsonl(paths["sft"], sft)
+    write_jsonl(paths["dpo"], pairs)
+    return {
+        "steps": len(steps),
+        "yes_steps": sum(step.label for step in steps),
+        "no_steps": sum(not step.label for step in steps),
+        "critiques": len(verdicts),
+        "with_verdict": sum(verdict is not None for verdict, _ in verdicts),
+        "right_verdicts": sum(verdict == label for verdict, label in verdicts),
+        "sft": {"rows": len(sft), **sft_stats},
+        "dpo": dpo_stats,
+        "paths": {name: str(path) for name, path in paths.items()},
+    }

@@ -13,8 +13,9 @@ import pytest
 from rlcore.chat import PromptFormatter
 from rlcore.pair_files import load_pair_file, read_jsonl
 from rlcore.prm import NO, YES, parse_verdict
+from rlcore.prm_data import labelled_steps
 from rlcore.processbench import read_processbench
-from rlcore.world.critiques import critique, critiqued_steps, labelled_steps, main, write_prm_data
+from rlcore.world.critiques import critique, critiqued_steps, main, write_prm_data
 from rlcore.world.labelled import labelled_rows
 from rlcore.world.lexicon import NAMES, NUMBER_WORDS, OBJECTS
 from rlcore.world.tasks import KINDS, LANGUAGES, NUM_TEMPLATES, Canonical, generate_problems, render
@@ -30,7 +31,10 @@ def _row(label: int) -> dict:
 def test_noiseless_critiques_recompute_in_the_step_language_and_judge_right():
     wrong = _row(1)  # two operations: step 0 right, step 1 the slip, step 2 (the answer) unlabelled
     rng = random.Random(0)
-    first, second = (critique(wrong, index, label, rng, 0.0, 0.0) for index, label in labelled_steps(wrong))
+    first, second = (
+        critique(wrong, index, label, rng, 0.0, 0.0)
+        for index, label in labelled_steps(wrong["label"], len(wrong["steps"]))
+    )
     gold = wrong["gold_steps"]
     assert parse_verdict(first) is True and wrong["steps"][0] in first
     assert parse_verdict(second) is False

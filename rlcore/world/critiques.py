@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from rlcore.grading import ANSWER_PHRASES
-from rlcore.prm import VERDICT_QUESTION, critique_prompt, parse_verdict
-from rlcore.prm_data import CritiquedStep, dpo_pairs, sft_rows
+from rlcore.prm import VERDICT_QUESTION, critique_prompt
+from rlcore.prm_data import CritiquedStep, labelled_steps, write_jsonl, write_prm_files
 from rlcore.world.labelled import labelled_rows
 from rlcore.world.lexicon import STEP_FORMATS
 from rlcore.world.tasks import final_line, generate_problems, step_text
@@ -59,15 +59,6 @@ def _parse_answer(line: str, language: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def labelled_steps(row: Mapping[str, Any]) -> list[tuple[int, bool]]:
-    """(index, gold label) of the steps that have one: every step of a reference solution (label -1), else the
-    steps before the first error (correct) and the first error (wrong); later steps have no gold label."""
-    label, count = int(row["label"]), len(row["steps"])
-    if label < 0:
-        return [(index, True) for index in range(count)]
-    return [(index, True) for index in range(label)] + [(label, False)]
-
-
 def _slipped(value: int, rng: random.Random) -> int:
     """`value` off by one of the solver's slips, kept non-negative as every world value is."""
     return value + rng.choice([delta for delta in SLIP_DELTAS if value + delta >= 0])
@@ -81,9 +72,10 @@ def critique(
     slip: float = SLIP,
     no_verdict: float = NO_VERDICT,
 ) -> str:
-    """One critique of step `index` with gold label `label`: 'Check: <recomputed step> The step says <value>: same|different.'
-    the verdict line with the verdict the teacher's own recomputation gives. A slip turns the recomputation into a
-    wrong one that flips the verdict: off by a slip on a correct step, equal to the stated value on a wrong one."""
+    """One critique of step `index` with gold label `label`: 'Check: <recomputed step> The step says <value>:
+    same|different.' and the verdict line with the verdict the teacher's own recomputation gives. A slip turns the
+    recomputation into a wrong one that flips the verdict: off by a slip on a correct step, equal to the stated value
+    on a wrong one."""
     language, line = row["language"], row["steps"][index]
     stated, expected = _stated_and_expected(row, index)
     if label != (stated == expected):
@@ -131,19 +123,12 @@ def critiqued_steps(
         raise ValueError(f"k must be at least 1, got {k}")
     out = []
     for row in rows:
-        for index, label in labelled_steps(row):
+        for index, label in labelled_steps(int(row["label"]), len(row["steps"])):
             rng = random.Random(f"rlcore-critiques:{seed}:{row['id']}:{index}")
             critiques = tuple(critique(row, index, label, rng, slip, no_verdict) for _ in range(k))
             prompt = critique_prompt(row["problem"], row["steps"][:index], row["steps"][index], "compact")
             out.append(CritiquedStep(f"{row['id']}/{index}", row["language"], prompt, label, critiques))
     return out
-
-
-def _write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    # not rlcore.pair_files.write_jsonl: rlcore.pair_files imports rlcore.data, which imports rlcore.world
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def write_prm_data(
@@ -155,33 +140,15 @@ def write_prm_data(
     no_verdict: float = NO_VERDICT,
     heldout: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Critique the rows' gold-labelled steps and write `prm_sft.jsonl` (prompt, completion) and `prm_dpo.jsonl`
-    (prompt, chosen, rejected) to `out_dir`, plus `processbench_heldout.jsonl` when `heldout` rows are given.
-    Returns the counts (steps, critiques, the builders' counts) and the paths written."""
-    steps = critiqued_steps(rows, k, seed, slip, no_verdict)
-    sft, sft_stats = sft_rows(steps, seed)
-    pairs, dpo_stats = dpo_pairs(steps, seed)
-    verdicts = [(parse_verdict(text), step.label) for step in steps for text in step.critiques]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"sft": out / "prm_sft.jsonl", "dpo": out / "prm_dpo.jsonl"}
-    _write_jsonl(paths["sft"], sft)
-    _write_jsonl(paths["dpo"], pairs)
+    """Critique the rows' gold-labelled steps and write `prm_sft.jsonl` and `prm_dpo.jsonl` to `out_dir`
+    (rlcore.prm_data.write_prm_files), plus `processbench_heldout.jsonl` when `heldout` rows are given.
+    Returns the counts (rows, steps, critiques, the builders' counts) and the paths written."""
+    counts = {"rows": len(rows)} | write_prm_files(critiqued_steps(rows, k, seed, slip, no_verdict), out_dir, seed)
+    counts["heldout_rows"] = None if heldout is None else len(heldout)
     if heldout is not None:
-        paths["heldout"] = out / "processbench_heldout.jsonl"
-        _write_jsonl(paths["heldout"], heldout)
-    return {
-        "rows": len(rows),
-        "steps": len(steps),
-        "yes_steps": sum(step.label for step in steps),
-        "no_steps": sum(not step.label for step in steps),
-        "critiques": len(verdicts),
-        "right_verdicts": sum(verdict == label for verdict, label in verdicts),
-        "sft": {"rows": len(sft), **sft_stats},
-        "dpo": dpo_stats,
-        "heldout_rows": None if heldout is None else len(heldout),
-        "paths": {name: str(path) for name, path in paths.items()},
-    }
+        counts["paths"]["heldout"] = str(Path(out_dir) / "processbench_heldout.jsonl")
+        write_jsonl(Path(counts["paths"]["heldout"]), heldout)
+    return counts
 
 
 def build(
