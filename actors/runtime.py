@@ -22,7 +22,8 @@ from rlcore.packing import balanced_shards, sequence_lengths
 from rlcore.weight_sync import sync_weights
 
 log = logging.getLogger(__name__)
-ROLES = ("rollout", "learner", "reference", "reward")
+ROLES = ("rollout", "learner", "reference", "reward")  # what a run starts unless its algorithm says otherwise
+OPTIONAL_ROLES = ("reference_rollout",)  # if an algorithm asks: vLLM with the frozen reference (not log-probs only)
 # The worker methods each group is called with (here and in rlcore.weight_sync), checked when the group starts.
 CALLS = {
     "rollout": ("generate", "load_weights", "set_policy_version"),
@@ -36,6 +37,7 @@ CALLS = {
         "load_training_state",
     ),
     "reference": ("logprobs",),
+    "reference_rollout": ("generate",),
     "reward": ("score",),
 }
 
@@ -52,9 +54,9 @@ class Runtime:
     ):
         """Start the worker groups named in `roles` (the reference only if the run needs one). `policy_path` (a
         checkpoint) replaces the base model for rollout and learner."""
-        unknown = sorted(set(roles) - set(ROLES))
+        unknown = sorted(set(roles) - set(ROLES) - set(OPTIONAL_ROLES))
         if unknown:
-            raise ValueError(f"unknown runtime roles {unknown}; choose from {list(ROLES)}")
+            raise ValueError(f"unknown runtime roles {unknown}; choose from {[*ROLES, *OPTIONAL_ROLES]}")
         self.config = config
         self.base_model_path = resolve_model_path(config.model.path)  # fail before starting anything
         reference_path = resolve_model_path(config.reference.model_path or config.model.path)
@@ -68,17 +70,9 @@ class Runtime:
         self.restarts_reported = 0
         started = time.perf_counter()
         if "rollout" in roles:
-            self._group(
-                "rollout",
-                RolloutWorker,
-                config.rollout,
-                rollout_env(config.rollout),
-                model_path=self.policy_path,
-                rollout=config.rollout.model_dump(),
-                dtype=config.model.dtype,
-                seed=config.run.seed,
-                on_restart=self._rollout_restarted,
-            )
+            self._start_rollout("rollout", self.policy_path, on_restart=self._rollout_restarted)
+        if "reference_rollout" in roles:  # rollout's settings, the frozen reference's weights (never synced)
+            self._start_rollout("reference_rollout", reference_path)
         if "learner" in roles:
             self._start_learner()
         if "reference" in roles and (config.reference.enabled or (config.reference.enabled is None and need_reference)):
@@ -98,6 +92,20 @@ class Runtime:
             self._group("reward", RewardWorker, config.reward, reward_env, reward=config.reward.model_dump())
         self.startup_seconds = time.perf_counter() - started
         log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
+
+    def _start_rollout(self, name: str, model_path: str, on_restart: Callable[[int], str | None] | None = None) -> None:
+        rollout, model = self.config.rollout, self.config.model  # vLLM workers of `model_path`, rollout's settings
+        self._group(
+            name,
+            RolloutWorker,
+            rollout,
+            rollout_env(rollout),
+            model_path=model_path,
+            rollout=rollout.model_dump(),
+            dtype=model.dtype,
+            seed=self.config.run.seed,
+            on_restart=on_restart,
+        )
 
     def _start_learner(self) -> None:
         """The learner group from `policy_path`, its ranks joined in one DeepSpeed engine. Not restartable by Ray: a
@@ -156,10 +164,17 @@ class Runtime:
 
     def generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch:
         """n samples per prompt row; adds `group` (prompt index) so that samples of one prompt stay together."""
+        return self._generate("rollout", prompts, n, sampling)
+
+    def _generate(self, role: str, prompts: Batch, n: int, sampling: dict[str, Any] | None) -> Batch:
         prompts = prompts.with_columns(group=list(range(len(prompts))))
-        seed = mix_seed(self.config.run.seed, self.step, self.generate_calls)
+        seed = mix_seed(self.config.run.seed, self.step, self.generate_calls)  # one count for both generators
         self.generate_calls += 1
-        return self.group("rollout").call("generate", prompts, n=n, sampling=sampling, seed=seed)
+        return self.group(role).call("generate", prompts, n=n, sampling=sampling, seed=seed)
+
+    def reference_generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch:
+        """`generate` with the frozen reference model (the reference_rollout workers an algorithm asked for)."""
+        return self._generate("reference_rollout", prompts, n, sampling)
 
     def score(self, samples: Batch) -> Batch:
         return samples.with_tensors(**self.group("reward").call("score", samples).tensors)
