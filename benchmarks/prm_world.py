@@ -38,11 +38,10 @@ from rlcore.world.tasks import generate_problems
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def prm_reward(prm: str, k: int, batched: bool = True) -> str:
+def prm_reward(prm: str, k: int, temperature: float) -> str:
     return (
         f"reward={{name: rprm, model_path: {prm}, template: compact, chat_template: none, critiques: {k}, "
-        f"temperature: 0.95, top_p: 0.95, max_critique_tokens: 96, max_model_len: 256, delimiter: '\\n', "
-        f"batched: {str(batched).lower()}}}"
+        f"temperature: {temperature}, top_p: 0.95, max_critique_tokens: 96, max_model_len: 256, delimiter: '\\n'}}"
     )
 
 
@@ -59,7 +58,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         f"algorithm.temperature={args.temperature}",
         "algorithm.judge={name: prm}",
         f"eval.max_tokens={args.max_tokens}",
-        prm_reward(args.prm, args.critiques),
+        prm_reward(args.prm, args.critiques, args.critique_temperature),
     ]
     return load_config(ROOT / "configs" / "demo_stepwise_dpo.yaml", overrides)
 
@@ -135,6 +134,7 @@ def main() -> None:
     parser.add_argument("--per-language", type=int, default=50, help="held-out questions per language (search)")
     parser.add_argument("--k", type=int, default=8, help="candidates per step; samples for majority and best-of")
     parser.add_argument("--critiques", type=int, default=4, help="K: critiques per step")
+    parser.add_argument("--critique-temperature", type=float, default=0.95, help="of the PRM's critiques")
     parser.add_argument("--max-steps", type=int, default=6)
     parser.add_argument("--step-max-tokens", type=int, default=24)
     parser.add_argument("--max-tokens", type=int, default=48, help="whole-solution budget of sampled answers")

@@ -123,7 +123,8 @@ class RPRM(Reward):
 
     def items_of(self, sample: dict[str, Any]) -> list[StepItem]:
         """The steps of a sample to score: its one candidate step, or every step of its solution."""
-        question, text = str(sample["prompt"]), str(sample["response_text"])
+        # The question as data rows hold it (`question`: the plain text the PRM was trained on), else the prompt.
+        question, text = str(sample.get("question") or sample["prompt"]).strip(), str(sample["response_text"])
         if sample.get(PREVIOUS_STEPS) is not None:
             step = text.strip()
             return [StepItem(question, tuple(sample[PREVIOUS_STEPS]), step)] if step else []

@@ -12,6 +12,9 @@ from rlcore.batch import Batch, pad_sequences
 from rlcore.packing import Cost, micro_batches, sequence_lengths, split_to_count
 
 BUILTIN_MODEL = "builtin:tiny-arith"
+# The tiny model trained into a generative process reward model of the embedded world (docs/process_rewards.md).
+BUILTIN_PRM = "builtin:tiny-prm"
+TINY_PRM = "tiny-prm-v1"
 TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -22,8 +25,10 @@ def resolve_model_path(path: str) -> str:
         from rlcore.world.tiny_model import tiny_model_path
 
         return str(tiny_model_path())
+    if path == BUILTIN_PRM:
+        return str(Path(__file__).resolve().parent / "world" / "models" / TINY_PRM)
     if path.startswith("builtin:"):
-        raise ValueError(f"unknown builtin model {path!r}; the only one is {BUILTIN_MODEL!r}")
+        raise ValueError(f"unknown builtin model {path!r}; choose {BUILTIN_MODEL!r} or {BUILTIN_PRM!r}")
     if not Path(path).is_dir():
         raise FileNotFoundError(f"model directory not found: {path} (no model hub is used; give a local path)")
     from rlcore.checkpoint import MANIFEST, CheckpointManager, NoValidCheckpoint, problem
