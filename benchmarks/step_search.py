@@ -20,13 +20,12 @@ from typing import Any
 import rewards.world_steps  # noqa: F401  registers world_steps before `pip install -e .` refreshes entry points
 from actors.runtime import Runtime
 from actors.step_search import SearchSettings, step_search
+from algorithms.search_eval import accuracy, graded, majority_vote
 from benchmarks.machine import describe, result_path
 from rlcore.batch import Batch
 from rlcore.chat import PromptFormatter
 from rlcore.config import load_config
 from rlcore.data import load_eval_rows
-from rlcore.grading import final_answer, grade_answers, normalize_answers
-from rlcore.stats import wilson_interval
 from rlcore.steps import build_step_judge
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,32 +58,6 @@ class CountingJudge:
         return scores
 
 
-def graded(texts: list[str], rows: list[dict[str, Any]]) -> list[bool]:
-    return grade_answers([final_answer(t) for t in texts], [r["answer"] for r in rows], [r["language"] for r in rows])
-
-
-def accuracy(correct: list[bool]) -> dict[str, float]:
-    interval = wilson_interval(sum(correct), len(correct))
-    return {"accuracy": sum(correct) / len(correct), "low": interval.low, "high": interval.high, "n": len(correct)}
-
-
-def majority_vote(samples: Batch, rows: list[dict[str, Any]], k: int) -> tuple[list[bool], list[bool]]:
-    """(majority-vote correctness per question, correctness per sample); no-answer samples do not vote."""
-    texts = list(samples["response_text"])
-    answers = [final_answer(t) for t in texts]
-    keys = normalize_answers(answers, [r["language"] for r in rows for _ in range(k)])
-    per_sample = graded(texts, [r for r in rows for _ in range(k)])
-    votes = []
-    for q in range(len(rows)):
-        counted = Counter(key for key in keys[q * k : (q + 1) * k] if key is not None)
-        if not counted:
-            votes.append(False)
-            continue
-        winner = counted.most_common(1)[0][0]
-        votes.append(next(per_sample[q * k + j] for j in range(k) if keys[q * k + j] == winner))
-    return votes, per_sample
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-language", type=int, default=50, help="held-out questions per language")
@@ -111,7 +84,7 @@ def main() -> None:
         sampled = runtime.generate(
             prompts, n=args.k, sampling={"temperature": args.temperature, "max_tokens": args.max_tokens}
         )
-        votes, per_sample = majority_vote(sampled, rows, args.k)
+        votes, per_sample = majority_vote([str(t) for t in sampled["response_text"]], rows, args.k)
 
         generator = CountingGenerator(runtime)
         start = time.perf_counter()

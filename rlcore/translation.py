@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-# Language codes -> English names used in prompts (the world's languages first, then the paper's others).
+# Language codes -> English names used in prompts ("Translate into French"): the world's languages first, then
+# those of the papers' benchmarks (TRANS-ZERO, MGSM).
 LANGUAGE_NAMES: dict[str, str] = {
     "en": "English",
     "fr": "French",
@@ -26,6 +27,10 @@ LANGUAGE_NAMES: dict[str, str] = {
     "ko": "Korean",
     "ar": "Arabic",
     "nl": "Dutch",
+    "th": "Thai",
+    "sw": "Swahili",
+    "bn": "Bengali",
+    "te": "Telugu",
 }
 
 

@@ -24,9 +24,9 @@ from algorithms.pairs.base import (
     make_pair,
     response,
 )
-from algorithms.pairs.language_names import LANGUAGE_NAMES
 from rlcore.chat import rewrite_user_turn
 from rlcore.registry import PAIR_BUILDERS
+from rlcore.translation import LANGUAGE_NAMES
 
 
 class ImplicitCrossLingualConfig(PairBuilderConfig):

@@ -26,8 +26,8 @@ from algorithms.pairs.base import (
     response,
     written,
 )
-from algorithms.pairs.language_names import LANGUAGE_NAMES
 from rlcore.registry import PAIR_BUILDERS
+from rlcore.translation import LANGUAGE_NAMES
 from rlcore.world.translate import translate_solution
 
 

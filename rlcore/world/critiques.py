@@ -101,14 +101,37 @@ def _stated_and_expected(row: Mapping[str, Any], index: int) -> tuple[int, int]:
     lines, gold = row["steps"], row["gold_steps"]
     if index < len(gold):
         parsed = _parse_step(lines[index], row["language"])
-        if parsed is None:
+        early = _parse_answer(lines[index], row["language"]) if parsed is None else None
+        if parsed is None and early is None:
             raise ValueError(f"row {row.get('id')!r}: step {index} is not a world step: {lines[index]!r}")
-        return parsed[3], int(gold[index]["result"])
+        # An answer stated before the last operation is judged against the operation that should come next.
+        return (parsed[3] if parsed else int(early or 0)), int(gold[index]["result"])
     answer = _parse_answer(lines[index], row["language"])
     previous = _parse_step(lines[index - 1], row["language"]) if index > 0 else None
     if answer is None or previous is None:
         raise ValueError(f"row {row.get('id')!r}: step {index} is not a world answer line: {lines[index]!r}")
     return answer, previous[3]
+
+
+def answer_error_rows(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
+    """Solutions whose first error is their answer line, from reference rows (label -1): for each, the answer stated
+    early (after a step that is not the last operation, when there is one) or off by a slip after the last one.
+    Without them every answer line a PRM sees in training is right, and it learns to wave through answers."""
+    rng = random.Random(f"rlcore-answer-errors:{seed}")
+    out = []
+    for row in rows:
+        if row["label"] != -1:
+            continue
+        gold = row["gold_steps"]
+        cut = rng.randrange(len(gold))  # keep steps [0, cut]; the answer comes after step `cut`
+        value = int(gold[cut]["result"])
+        if cut == len(gold) - 1:
+            value = _slipped(value, rng)
+        steps = [*row["steps"][: cut + 1], final_line(value, row["language"])]
+        out.append(
+            {**row, "id": f"{row['id']}-answer", "steps": steps, "label": cut + 1, "final_answer_correct": False}
+        )
+    return out
 
 
 def critiqued_steps(
@@ -164,6 +187,7 @@ def build(
     """Training data from `problems` train-split problems and held-out ProcessBench rows from `heldout_problems`
     eval-split ones (each problem in every world language; the splits share no problem)."""
     train = labelled_rows(generate_problems("train", problems, seed=seed), seed, error_share)
+    train += answer_error_rows(train, seed)
     heldout = labelled_rows(generate_problems("eval", heldout_problems, seed=seed), seed + 1, error_share)
     shared = {row["problem"] for row in train} & {row["problem"] for row in heldout}
     if shared:  # the splits come from a hash of the canonical problem: this would be a bug in rlcore.world.tasks
