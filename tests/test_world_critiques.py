@@ -15,7 +15,7 @@ from rlcore.pair_files import load_pair_file, read_jsonl
 from rlcore.prm import NO, YES, parse_verdict
 from rlcore.prm_data import labelled_steps
 from rlcore.processbench import read_processbench
-from rlcore.world.critiques import critique, critiqued_steps, main, write_prm_data
+from rlcore.world.critiques import answer_error_rows, critique, critiqued_steps, main, write_prm_data
 from rlcore.world.labelled import labelled_rows
 from rlcore.world.lexicon import NAMES, NUMBER_WORDS, OBJECTS
 from rlcore.world.tasks import KINDS, LANGUAGES, NUM_TEMPLATES, Canonical, generate_problems, render
@@ -110,7 +110,9 @@ def test_cli_writes_the_three_files_with_disjoint_questions(tmp_path, capsys):
     main([str(tmp_path), "--problems", "20", "--heldout", "10", "--seed", "1"])
     counts = json.loads(capsys.readouterr().out)
     heldout = read_processbench(tmp_path / "processbench_heldout.jsonl")
-    assert counts["rows"] == 20 * len(LANGUAGES) and len(heldout) == counts["heldout_rows"] == 10 * len(LANGUAGES)
+    # Every training problem in every language, plus one answer-error row per reference solution among them.
+    assert 20 * len(LANGUAGES) < counts["rows"] < 2 * 20 * len(LANGUAGES)
+    assert len(heldout) == counts["heldout_rows"] == 10 * len(LANGUAGES)
     questions = {
         row["prompt"].split("\n")[0].removeprefix("Question: ") for row in read_jsonl(tmp_path / "prm_sft.jsonl")
     }
@@ -153,3 +155,18 @@ def test_compact_prompt_and_critique_fit_the_tiny_models_window(tiny_model_path)
         for text in step.critiques
     )
     assert longest <= 256 - 64  # measured 161 + EOS: room for longer critiques at the PRM's sampling
+
+
+def test_answer_error_rows_state_the_answer_early_or_off_and_label_that_line():
+    rows = labelled_rows(generate_problems("train", 30), 0)
+    errors = answer_error_rows(rows)
+    assert len(errors) == sum(row["label"] == -1 for row in rows)
+    rng = random.Random(0)
+    for row in errors:
+        answer_line = row["label"]
+        assert answer_line == len(row["steps"]) - 1  # the answer line is the first (and last) error
+        verdicts = [
+            parse_verdict(critique(row, i, ok, rng, 0.0, 0.0))
+            for i, ok in labelled_steps(answer_line, len(row["steps"]))
+        ]
+        assert verdicts == [True] * answer_line + [False]
