@@ -127,6 +127,39 @@ def step_search() -> str:
     )
 
 
+def prm_world() -> str:
+    """The world R-PRM (benchmarks/prm_world.py): ProcessBench F1 against the length-only baseline and the search
+    methods, per run (the PRM's engine seed varies), and scoring throughput over all runs."""
+    runs = _runs("prm_world")
+    f1 = [run for run in runs if "processbench" in run]
+    search = [run for run in runs if "search" in run]
+    lines = ["| | first-error F1 | accuracy on erroneous | accuracy on correct |", "|---|---|---|---|"]
+    for name, key in (("R-PRM (K critiques, mean P(Yes))", "prm"), ("length-only baseline", "length_only_baseline")):
+        values = [run["processbench"][key] for run in f1]
+        lines.append(
+            f"| {name} | **{_spread([v['f1'] for v in values])}** | {_spread([v['error_accuracy'] for v in values])} "
+            f"| {_spread([v['correct_accuracy'] for v in values])} |"
+        )
+    methods = list(search[-1]["search"]["methods"]) if search else []
+    lines += ["", "| method | held-out accuracy, per run (seeds of the PRM engine) |", "|---|---|"]
+    for method in methods:
+        values = [100 * run["search"]["methods"][method]["accuracy"] for run in search]
+        lines.append(f"| {method} | {', '.join(f'{v:.1f}' for v in values)} |")
+    speed = [r for run in runs if "throughput" in run for r in run["throughput"]["speedup"]]
+    batched = [v for run in runs if "throughput" in run for v in run["throughput"]["steps_per_s"]["batched"]]
+    single = [v for run in runs if "throughput" in run for v in run["throughput"]["steps_per_s"]["one_at_a_time"]]
+    setup = runs[-1]["settings"]
+    return "\n".join(lines) + (
+        f"\n\nF1 on {f1[-1]['processbench']['solutions']} held-out world solutions "
+        f"({f1[-1]['processbench']['erroneous']} with an error); search on {setup['per_language']} held-out questions "
+        f"per language, k = {setup['k']}, K = {setup['critiques']} critiques at temperature "
+        f"{setup['critique_temperature']}. Scoring throughput ({setup['throughput_steps']} steps, K = "
+        f"{setup['critiques']}): all critiques batched **{_spread(batched, '{:.1f}')} steps/s** in 2 engine calls, "
+        f"one critique per request {_spread(single, '{:.2f}')} steps/s, **{_spread(speed, '{:.0f}')}×**. "
+        f"{_measured_on(runs)}.\n"
+    )
+
+
 def _candidates_right(run: dict) -> str:
     right = run.get("search_candidates_right")
     if right is None:
@@ -260,6 +293,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "rollout-throughput": rollout_throughput,
     "dpo-throughput": dpo_throughput,
     "step-search": step_search,
+    "prm-world": prm_world,
     "packing-throughput": packing_throughput,
 }
 

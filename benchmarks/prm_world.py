@@ -38,10 +38,11 @@ from rlcore.world.tasks import generate_problems
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def prm_reward(prm: str, k: int, temperature: float) -> str:
+def prm_reward(prm: str, k: int, temperature: float, seed: int) -> str:
     return (
         f"reward={{name: rprm, model_path: {prm}, template: compact, chat_template: none, critiques: {k}, "
-        f"temperature: {temperature}, top_p: 0.95, max_critique_tokens: 96, max_model_len: 256, delimiter: '\\n'}}"
+        f"temperature: {temperature}, top_p: 0.95, max_critique_tokens: 96, max_model_len: 256, delimiter: '\\n', "
+        f"seed: {seed}}}"
     )
 
 
@@ -58,7 +59,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         f"algorithm.temperature={args.temperature}",
         "algorithm.judge={name: prm}",
         f"eval.max_tokens={args.max_tokens}",
-        prm_reward(args.prm, args.critiques, args.critique_temperature),
+        prm_reward(args.prm, args.critiques, args.critique_temperature, args.prm_seed),
     ]
     return load_config(ROOT / "configs" / "demo_stepwise_dpo.yaml", overrides)
 
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8, help="candidates per step; samples for majority and best-of")
     parser.add_argument("--critiques", type=int, default=4, help="K: critiques per step")
     parser.add_argument("--critique-temperature", type=float, default=0.95, help="of the PRM's critiques")
+    parser.add_argument("--prm-seed", type=int, default=0, help="the PRM engine's sampling seed (runs differ by it)")
     parser.add_argument("--max-steps", type=int, default=6)
     parser.add_argument("--step-max-tokens", type=int, default=24)
     parser.add_argument("--max-tokens", type=int, default=48, help="whole-solution budget of sampled answers")

@@ -1,7 +1,7 @@
 """PRM-guided inference on the embedded world with the shipped world PRM (builtin:tiny-prm) in a real reward
 worker: `rlcore search`'s code runs pass@1, majority@k, best-of-k by the PRM and PRM-guided step search on the same
 held-out questions, each search round one generate call and one PRM call for all open questions; and the PRM
-scores a correct solution above the same solution with an arithmetic slip."""
+scores world solutions' steps in a reward worker."""
 
 from __future__ import annotations
 
@@ -43,19 +43,23 @@ def test_prm_guided_search_best_of_n_and_majority_on_the_same_questions(ray_clus
     assert (tmp_path / "demo_prm_search" / "eval" / "search_builtin_tiny-arith.json").is_file()
 
 
-def test_the_world_prm_scores_a_slip_below_the_right_step(ray_cluster, tmp_path):
+def test_the_world_prm_scores_steps_in_a_reward_worker(ray_cluster, tmp_path):
     from actors.runtime import Runtime
     from rlcore.batch import Batch
     from rlcore.config import load_config
+    from rlcore.world.labelled import labelled_rows
+    from rlcore.world.tasks import generate_problems
 
-    config = load_config(CONFIGS / "demo_prm_search.yaml", [f"run.output_dir={tmp_path}", "reward.critiques=4"])
-    question = "Tom has 7 apples. He buys 5 more apples. How many apples does Tom have now?"
-    steps = [("7 plus 5 is 12.", True), ("7 plus 5 is 13.", False), ("7 plus 5 is 11.", False)]
+    config = load_config(CONFIGS / "demo_prm_search.yaml", [f"run.output_dir={tmp_path}", "reward.critiques=2"])
+    rows = labelled_rows(generate_problems("eval", 2, languages=["en", "de"]), seed=0, error_share=0.5)
+    samples = [{"question": r["problem"], "prompt": r["problem"], "response_text": "\n".join(r["steps"])} for r in rows]
     runtime = Runtime(config, total_optimizer_steps=0, roles=("reward",))
     try:
-        rows = [{"prompt": question, "response_text": step, "prm_previous_steps": []} for step, _ in steps]
-        scores = runtime.score(Batch.from_rows(rows))["rewards"].tolist()
+        scored = runtime.score(Batch.from_rows(samples))
     finally:
         runtime.shutdown()
-    right, *slips = scores
-    assert right > 0.5 > max(slips), scores
+    scores = scored["rewards"].tolist()
+    assert scored["reward_failed"].tolist() == [0.0] * len(rows)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    # The PRM's critiques reach the verdict line: the scores are its P(Yes), not the 0.5 of unscored steps.
+    assert any(abs(s - 0.5) > 0.05 for s in scores), scores

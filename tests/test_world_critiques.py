@@ -110,9 +110,7 @@ def test_cli_writes_the_three_files_with_disjoint_questions(tmp_path, capsys):
     main([str(tmp_path), "--problems", "20", "--heldout", "10", "--seed", "1"])
     counts = json.loads(capsys.readouterr().out)
     heldout = read_processbench(tmp_path / "processbench_heldout.jsonl")
-    # Every training problem in every language, plus one answer-error row per reference solution among them.
-    assert 20 * len(LANGUAGES) < counts["rows"] < 2 * 20 * len(LANGUAGES)
-    assert len(heldout) == counts["heldout_rows"] == 10 * len(LANGUAGES)
+    assert counts["rows"] == 20 * len(LANGUAGES) and len(heldout) == counts["heldout_rows"] == 10 * len(LANGUAGES)
     questions = {
         row["prompt"].split("\n")[0].removeprefix("Question: ") for row in read_jsonl(tmp_path / "prm_sft.jsonl")
     }

@@ -183,11 +183,14 @@ def build(
     slip: float = SLIP,
     no_verdict: float = NO_VERDICT,
     error_share: float = 0.5,
+    answer_errors: bool = False,
 ) -> dict[str, Any]:
     """Training data from `problems` train-split problems and held-out ProcessBench rows from `heldout_problems`
-    eval-split ones (each problem in every world language; the splits share no problem)."""
+    eval-split ones (each problem in every world language; the splits share no problem). `answer_errors` adds
+    answer_error_rows to the training rows (measured worse on the tiny PRM: docs/process_rewards.md)."""
     train = labelled_rows(generate_problems("train", problems, seed=seed), seed, error_share)
-    train += answer_error_rows(train, seed)
+    if answer_errors:
+        train += answer_error_rows(train, seed)
     heldout = labelled_rows(generate_problems("eval", heldout_problems, seed=seed), seed + 1, error_share)
     shared = {row["problem"] for row in train} & {row["problem"] for row in heldout}
     if shared:  # the splits come from a hash of the canonical problem: this would be a bug in rlcore.world.tasks
@@ -208,9 +211,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--slip", type=float, default=SLIP, help="chance a critique's recomputation is off")
     parser.add_argument("--no-verdict", type=float, default=NO_VERDICT, help="chance a critique has no verdict")
     parser.add_argument("--error-share", type=float, default=0.5, help="share of solutions with a slip")
+    parser.add_argument("--answer-errors", action="store_true", help="add solutions whose answer line is the error")
     args = parser.parse_args(argv)
     counts = build(
-        args.out_dir, args.problems, args.heldout, args.seed, args.k, args.slip, args.no_verdict, args.error_share
+        args.out_dir,
+        args.problems,
+        args.heldout,
+        args.seed,
+        args.k,
+        args.slip,
+        args.no_verdict,
+        args.error_share,
+        args.answer_errors,
     )
     print(json.dumps(counts, indent=2))
 
