@@ -30,7 +30,7 @@ from algorithms.search_eval import search_checkpoint
 from benchmarks.machine import describe, result_path
 from rlcore.cluster import actor_env, init_ray
 from rlcore.config import RunConfig, load_config
-from rlcore.processbench import read_processbench
+from rlcore.processbench import LabeledSolution, read_processbench
 from rlcore.steps import JudgeContext, build_step_judge
 from rlcore.world.labelled import labelled_rows
 from rlcore.world.tasks import generate_problems
@@ -66,10 +66,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 
 def first_error_f1(config: RunConfig, args: argparse.Namespace) -> dict[str, Any]:
     heldout = read_processbench(args.heldout)
-    train = labelled_rows(generate_problems("train", args.baseline_problems, seed=0), 0)
-    train_path = Path("/tmp/rlcore-prm-world/processbench_train.jsonl")
-    train_path.parent.mkdir(parents=True, exist_ok=True)
-    train_path.write_text("".join(json.dumps(row) + "\n" for row in train))
+    rows = labelled_rows(generate_problems("train", args.baseline_problems, seed=0), 0)
+    train = [LabeledSolution(r["id"], r["problem"], tuple(r["steps"]), r["label"]) for r in rows]
     runtime = Runtime(config, total_optimizer_steps=0, roles=("reward",))
     try:
         started = time.perf_counter()
@@ -83,7 +81,7 @@ def first_error_f1(config: RunConfig, args: argparse.Namespace) -> dict[str, Any
         "solutions": len(heldout),
         "erroneous": sum(s.label >= 0 for s in heldout),
         "prm": {key: prm[key] for key in prm if key not in ("predicted", "scores")},
-        "length_only_baseline": length_baseline_f1(read_processbench(train_path), heldout),
+        "length_only_baseline": length_baseline_f1(train, heldout),
         "steps_scored": steps,
         "seconds": seconds,
     }

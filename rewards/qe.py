@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from rewards.base import Reward, RewardConfig
 from rewards.qe_model import CometScorer, PairModel
+from rlcore.config import ModelDtype
 from rlcore.modeling import torch_device
 from rlcore.mqm import (
     OK,
@@ -75,7 +76,7 @@ class QEConfig(RewardConfig):
     source_key: str = Field("source", description="Sample column that holds the source sentence.")
     micro_batch_size: int = Field(32, ge=1, description="Pairs per forward pass (per COMET batch).")
     max_length: int = Field(512, ge=8, description="Tokens of a (source, translation) pair; longer pairs are cut.")
-    dtype: str = Field("float32", description="Weights of the transformers models: float32, bfloat16 or float16.")
+    dtype: ModelDtype = Field("float32", description="Weights of the transformers models.")
     empty_score: float = Field(0.0, description="Score of an empty translation (no model call).")
     timeout_s: float = Field(300.0, gt=0, description="Seconds one scoring call may take.")
 
@@ -85,8 +86,6 @@ class QEConfig(RewardConfig):
             raise ValueError(f"qe mode {self.mode} needs `model` (the sentence-level QE model)")
         if self.mode in ("mqm", "mixed") and self.tagger is None:
             raise ValueError(f"qe mode {self.mode} needs `tagger` (a word-tagging model for MQM)")
-        if self.dtype not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
         return self
 
 
