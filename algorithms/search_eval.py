@@ -75,8 +75,8 @@ def search_checkpoint(config: RunConfig, checkpoint: str, output: str | Path | N
     rows = prompts.with_prompt_ids(load_eval_rows(config.data))
     if not rows:
         raise DataError("no held-out rows: set data.eval_source (or use data.source=builtin:arith)")
-    temperature = cfg.temperature if cfg.temperature is not None else config.rollout.temperature
-    settings: SearchSettings = cfg.search_settings(temperature)
+    settings: SearchSettings = cfg.search_settings(config)
+    temperature = settings.temperature  # the N samples of majority vote and best-of-N sample as the search does
     n, max_tokens = settings.candidates, config.eval.max_tokens or config.rollout.max_tokens
     runtime = Runtime(
         config, total_optimizer_steps=0, policy_path=resolve_model_path(checkpoint), roles=("rollout", "reward")

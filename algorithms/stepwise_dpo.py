@@ -61,7 +61,9 @@ class StepwiseDPOConfig(DPOIterationsConfig):
                 f"in rollout.max_model_len = {run.rollout.max_model_len}: the search's prompts grow a step a round"
             )
 
-    def search_settings(self, temperature: float) -> SearchSettings:
+    def search_settings(self, run: RunConfig) -> SearchSettings:
+        """The search's settings; candidates sample at `temperature`, else at the run's rollout temperature."""
+        temperature = self.temperature if self.temperature is not None else run.rollout.temperature
         return SearchSettings(
             self.candidates, self.max_steps, self.delimiter, self.step_max_tokens, temperature, self.top_p
         )
@@ -82,9 +84,8 @@ class StepwiseDPO(DPOIterations):
         prompts = self.sampler.next_batch(cfg.prompts_per_iteration)
         context = JudgeContext(self.runtime, self.prompts, config.rollout.max_model_len, scorer=self.runtime)
         judge = build_step_judge(cfg.judge.model_dump(), context)
-        temperature = cfg.temperature if cfg.temperature is not None else config.rollout.temperature
         with self.phase("generate"):
-            paths, stats = step_search(self.runtime, judge, prompts, cfg.search_settings(temperature))
+            paths, stats = step_search(self.runtime, judge, prompts, cfg.search_settings(config))
         built = stepwise_pairs(paths, cfg.delimiter)
         judge_stats = judge.stats() if isinstance(judge, StepJudgeBase) else {}
         built.stats.update({"search_rounds": float(stats.rounds), **judge_stats})
