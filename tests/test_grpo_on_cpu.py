@@ -39,11 +39,11 @@ def test_one_grpo_step_changes_every_parameter(ray_cluster, tiny_model_path, tmp
     assert row["step"] == 1 and 0 < row["reward/mean"] < 1 and row["train/grad_norm"] > 0
 
 
-def test_driver_killed_at_a_random_step_resumes_bitwise(ray_cluster, tiny_model_path, tmp_path, caplog):
+def test_driver_killed_at_a_random_step_resumes_the_same_run(ray_cluster, tiny_model_path, tmp_path, caplog):
     """`rlcore train` (a subprocess driver on this session's cluster) of three steps, each checkpointed, is killed
     with SIGKILL at a random point after step 1 or 2; when two checkpoints survive, the newest loses the end of its
     model file (a kill mid-write of an older rlcore). The same run resumed skips it, says why, trains the remaining
-    steps and ends with weights bitwise equal to those of an uninterrupted run without evaluations (CPU fp32)."""
+    steps and ends with the weights of an uninterrupted run without evaluations (CPU fp32), to float32 rounding."""
     overrides = ["checkpoint.every_steps=1", "eval.every_steps=2", "eval.at_start=true", "logging.tensorboard=true"]
     config = tiny_run_config(tmp_path / "killed", tiny_model_path, "algorithm.steps=3", *overrides)
     run_dir = config.run_dir
@@ -68,8 +68,9 @@ def test_driver_killed_at_a_random_step_resumes_bitwise(ray_cluster, tiny_model_
     )
     assert set(final) == set(expected)
     worst = max((final[name] - expected[name]).abs().max().item() for name in expected)
-    identical = all(torch.equal(final[name], expected[name]) for name in expected)
-    assert identical, f"killed after step {killed_after}, resumed: max abs diff {worst} from the uninterrupted run"
+    # Bit for bit in nearly every run; one CI run in many ended 1 ulp (1.2e-7) apart, from a CPU kernel's summation
+    # order. A resume that restored anything wrongly (optimizer, scheduler, data, sampling) is >= 1e-5 apart.
+    assert worst <= 5e-7, f"killed after step {killed_after}, resumed: max abs diff {worst} from the uninterrupted run"
 
     rows = read_metrics(run_dir / "metrics.jsonl")
     assert [row["step"] for row in rows] == [0, 1, 2, 3]  # the killed run's rows after its checkpoint gave way
