@@ -31,6 +31,10 @@ class RolloutWorker(Worker):
         self.cfg = RolloutSection(**rollout)
         self.on_gpu = on_gpu = self.cfg.num_gpus > 0
         gpu_options: dict[str, Any] = {"gpu_memory_utilization": self.cfg.gpu_memory_utilization} if on_gpu else {}
+        if on_gpu and self.cfg.tensor_parallel_size > 1:
+            # The shards run as Ray actors on the one-GPU bundles the worker group reserved beside this actor's (named
+            # in VLLM_RAY_BUNDLE_INDICES); this actor holds no GPU, so vLLM's own multiprocessing could not start them.
+            gpu_options["distributed_executor_backend"] = "ray"
         self.llm = LLM(
             model=model_path,
             dtype=dtype,

@@ -24,6 +24,8 @@ from rlcore.weight_sync import sync_weights
 log = logging.getLogger(__name__)
 ROLES = ("rollout", "learner", "reference", "reward")  # what a run starts unless its algorithm says otherwise
 OPTIONAL_ROLES = ("reference_rollout",)  # if an algorithm asks: vLLM with the frozen reference (not log-probs only)
+# Roles whose vLLM engine runs its tensor-parallel workers through Ray, on one-GPU bundles of the group.
+RAY_ENGINE_ROLES = ("rollout", "reference_rollout")
 # The worker methods each group is called with (here and in rlcore.weight_sync), checked when the group starts.
 CALLS = {
     "rollout": ("generate", "load_weights", "set_policy_version"),
@@ -140,10 +142,8 @@ class Runtime:
             name,
             actor_class,
             section.num_workers,
-            num_cpus=section.num_cpus,
-            num_gpus=section.num_gpus,
             env=actor_env(cluster.torch_threads, extra_env),
-            strategy=cluster.placement_strategy,
+            **placement_options(self.config, name, section),
             call_timeout_s=cluster.call_timeout_s,
             start_timeout_s=cluster.start_timeout_s,
             init_kwargs=init_kwargs,
@@ -291,6 +291,18 @@ class Runtime:
         for group in reversed(list(self.groups.values())):
             group.shutdown()
         self.groups.clear()
+
+
+def placement_options(config: RunConfig, role: str, section: Any) -> dict[str, Any]:
+    """How the group of `role` (configured by `section`) is placed: CPUs and GPUs per worker, the strategy, the
+    nodes it may use (cluster.placement) and, for a vLLM engine, the bundles of its tensor-parallel shards."""
+    return {
+        "num_cpus": section.num_cpus,
+        "num_gpus": section.num_gpus,
+        "strategy": config.cluster.placement_strategy,
+        "placement": config.cluster.placement.of(role),
+        "tensor_parallel_size": section.tensor_parallel_size if role in RAY_ENGINE_ROLES else 1,
+    }
 
 
 def _pad_to_multiple(batch: Batch, multiple: int) -> Batch:

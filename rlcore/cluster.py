@@ -13,11 +13,12 @@ from typing import Any, ClassVar
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
-from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rlcore.batch import Batch
 from rlcore.config import ClusterSection
+from rlcore.placement import GroupPlan, RolePlacement, Strategy, could_ever_place, cpus_and_gpus, plan_group
 from rlcore.ray_setup import (
     LOOPBACK,
     gcs_connect_budget,
@@ -161,7 +162,9 @@ class WorkerGroup:
         num_cpus: float = 1.0,
         num_gpus: float = 0.0,
         env: dict[str, str] | None = None,
-        strategy: str = "PACK",
+        strategy: Strategy = "PACK",
+        placement: RolePlacement | None = None,
+        tensor_parallel_size: int = 1,
         call_timeout_s: float = 900.0,
         init_kwargs: dict[str, Any] | None = None,
         start_timeout_s: float = 300.0,
@@ -178,31 +181,26 @@ class WorkerGroup:
         for method in uses:
             self._check(method)
         self.call_timeout_s = call_timeout_s
-        bundles = [{"CPU": num_cpus, **({"GPU": num_gpus} if num_gpus else {})} for _ in range(num_workers)]
-        asked = f"{num_workers} worker(s) with {bundles[0]} each ({strategy})"
-        if _local_cluster and not _fits(bundles, strategy):  # nothing joins a local cluster: waiting cannot help
-            raise ClusterError(
-                f"{name}: this local cluster can never place {asked}: its node has {_node_resources()}; lower "
-                f"{name}.num_workers / num_cpus / num_gpus (or raise cluster.num_cpus)"
-            )
-        self.placement_group = placement_group(bundles, strategy=strategy)
-        try:
-            ray.get(self.placement_group.ready(), timeout=start_timeout_s)
-        except GetTimeoutError:
-            remove_placement_group(self.placement_group)
-            raise WorkerTimeout(
-                f"{name}: the cluster could not place {asked} within {start_timeout_s:g}s (cluster.start_timeout_s); "
-                f"available resources: {ray.available_resources()}"
-            ) from None
+        # A tensor-parallel engine's actor takes a CPU bundle, its GPU workers one-GPU bundles (rank_env says which).
+        self.plan = plan = plan_group(
+            num_workers,
+            num_cpus,
+            num_gpus,
+            strategy=strategy,
+            placement=placement,
+            tensor_parallel_size=tensor_parallel_size,
+        )
+        self.placement_group = _reserve(name, plan, start_timeout_s)
         remote_class: Any = ray.remote(actor_class)
         self.actors: list[Any] = [
             remote_class.options(
-                num_cpus=num_cpus,
-                num_gpus=num_gpus,
+                num_cpus=plan.actor_cpus,
+                num_gpus=plan.actor_gpus,
+                resources=plan.actor_resources or None,
                 scheduling_strategy=PlacementGroupSchedulingStrategy(
-                    self.placement_group, placement_group_bundle_index=rank
+                    self.placement_group, placement_group_bundle_index=plan.actor_bundles[rank]
                 ),
-                runtime_env={"env_vars": env or {}},
+                runtime_env={"env_vars": {**(env or {}), **plan.rank_env(rank)}},
                 max_concurrency=1,
                 max_restarts=max_restarts or 0,
                 max_task_retries=0,
@@ -340,18 +338,25 @@ def _casualties(error: WorkerError, refs: dict[int, ray.ObjectRef]) -> list[tupl
     return None
 
 
-def _fits(bundles: list[dict[str, float]], strategy: str) -> bool:
-    """Whether some alive node could hold one bundle (STRICT_PACK: all of them), free or not."""
-    needed = bundles[:1]
-    if strategy == "STRICT_PACK":
-        needed = [{key: sum(b.get(key, 0.0) for b in bundles) for key in bundles[0]}]
-    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
-    return any(all(node.get(k, 0.0) >= v for k, v in needed[0].items()) for node in nodes)
-
-
-def _node_resources() -> str:
-    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
-    return ", ".join(str({k: v for k, v in sorted(node.items()) if k in ("CPU", "GPU")}) for node in nodes)
+def _reserve(name: str, plan: GroupPlan, timeout_s: float) -> PlacementGroup:
+    """The group's placement group, ready; a ClusterError at once when a local cluster can never hold it."""
+    if _local_cluster and not could_ever_place(plan, nodes := ray.nodes()):  # no node will join: waiting cannot help
+        constrained = plan.actor_resources or plan.label_selector
+        hint = f"; drop cluster.placement.{name} (its node has no custom resources or labels)" if constrained else ""
+        raise ClusterError(
+            f"{name}: this local cluster can never place {plan.describe()}: its node has {cpus_and_gpus(nodes)}; lower "
+            f"{name}.num_workers / num_cpus / num_gpus (or raise cluster.num_cpus){hint}"
+        )
+    group = placement_group(plan.bundles, strategy=plan.strategy, bundle_label_selector=plan.label_selector)
+    try:
+        ray.get(group.ready(), timeout=timeout_s)
+    except GetTimeoutError:
+        remove_placement_group(group)
+        raise WorkerTimeout(
+            f"{name}: the cluster could not place {plan.describe()} within {timeout_s:g}s (cluster.start_timeout_s); "
+            f"available resources: {ray.available_resources()}"
+        ) from None
+    return group
 
 
 def declared_methods(actor_class: type) -> frozenset[str]:

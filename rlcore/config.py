@@ -25,6 +25,7 @@ from pydantic import (
 
 from rlcore.config_file import ConfigError as ConfigError  # raised and caught as rlcore.config.ConfigError
 from rlcore.config_file import read_config_file
+from rlcore.placement import PlacementSection, Strategy
 from rlcore.registry import ALGORITHMS, REWARDS
 
 ModelDtype = Literal["float32", "bfloat16", "float16"]
@@ -78,8 +79,12 @@ class ClusterSection(Section):
         "past call_timeout_s) up to this often (its share of the step is redone), and the learner group restarts "
         "from the last checkpoint up to this often; 0 = a dead worker ends the run.",
     )
-    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
+    placement_strategy: Strategy = Field(
         "PACK", description="Ray placement-group strategy of each worker group: PACK fills few nodes, SPREAD uses many."
+    )
+    placement: PlacementSection = Field(
+        default_factory=PlacementSection,
+        description="Per role, the nodes its workers may go on (custom resources, node labels) and its strategy.",
     )
 
 
@@ -162,13 +167,27 @@ class RolloutSection(Section):
     enforce_eager: bool = Field(True, description="Skip CUDA-graph capture (faster start, slower decoding on GPUs).")
     enable_prefix_caching: bool = Field(True, description="Reuse the KV cache of shared prompt prefixes (groups).")
     num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved per rollout worker.")
-    num_gpus: float = Field(0.0, ge=0, description="Ray GPUs per rollout worker; 0 = run vLLM on CPU.")
+    num_gpus: float = Field(
+        0.0,
+        ge=0,
+        description="Ray GPUs per rollout worker; 0 = run vLLM on CPU. With tensor_parallel_size > 1: equal to it "
+        "(one bundle of one GPU per shard, beside the worker's CPU bundle).",
+    )
     per_request_seeds: bool = Field(
         False,
         description="GPU only: every prompt gets its own sampling seed (reproducible per prompt, but vLLM then "
         "samples request by request and turns off its fast top-p/top-k sampler). Off: each generate call re-seeds "
         "the engine from (run.seed, step), which makes runs just as reproducible.",
     )
+
+    @model_validator(mode="after")
+    def _one_gpu_per_shard(self) -> RolloutSection:
+        if self.tensor_parallel_size > 1 and self.num_gpus not in (0, self.tensor_parallel_size):
+            raise ValueError(
+                f"rollout.num_gpus must be 0 (CPU) or tensor_parallel_size ({self.tensor_parallel_size}): an engine's "
+                f"GPU workers take one GPU each, got {self.num_gpus}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _per_request_seeds_need_gpus(self) -> RolloutSection:

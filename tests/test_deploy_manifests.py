@@ -13,7 +13,9 @@ import yaml
 from ray.autoscaler._private.kuberay.autoscaling_config import _derive_autoscaling_config_from_ray_cr
 from ray.autoscaler._private.util import prepare_config, validate_config
 
+from actors.runtime import placement_options
 from rlcore.config import RunConfig, load_config
+from rlcore.placement import plan_group
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "configs" / "deploy"
@@ -27,10 +29,15 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def worker_bundles(config: RunConfig) -> list[dict[str, float]]:
-    """One resource bundle per actor the recipe starts, largest first."""
-    sections = [config.rollout, config.learner, config.reference, config.reward]
-    bundles = [{"CPU": s.num_cpus, "GPU": s.num_gpus} for s in sections for _ in range(s.num_workers)]
-    return sorted(bundles, key=lambda b: (b["GPU"], b["CPU"]), reverse=True)
+    """Every placement-group bundle the recipe's worker groups ask for (a TP engine's one-GPU bundles too), largest
+    first."""
+    sections = {role: getattr(config, role) for role in ("rollout", "learner", "reference", "reward")}
+    bundles = [
+        bundle
+        for role, section in sections.items()
+        for bundle in plan_group(section.num_workers, **placement_options(config, role, section)).bundles
+    ]
+    return sorted(bundles, key=lambda b: (b.get("GPU", 0), b.get("CPU", 0)), reverse=True)
 
 
 def fits(bundles: list[dict[str, float]], node: dict[str, float], nodes: int) -> bool:
