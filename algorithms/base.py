@@ -67,6 +67,10 @@ class Algorithm(RunState, ABC):
     def needs_reference(self) -> bool:
         return False
 
+    def worker_roles(self) -> tuple[str, ...]:
+        """The worker groups this run starts (`roles`, or more where a setting of the run needs them)."""
+        return self.roles
+
     def optimizer_steps(self) -> int:  # of the whole run, for learning-rate schedules
         return self.total_steps()
 
@@ -201,7 +205,7 @@ class Algorithm(RunState, ABC):
                 total_optimizer_steps=self.optimizer_steps(),
                 need_reference=need_reference,
                 policy_path=policy,
-                roles=self.roles,
+                roles=self.worker_roles(),
             )
             start_step = CheckpointManager.restore(resume_from, self.runtime, self.sampler) if resume_from else 0
             if config.run.resume:

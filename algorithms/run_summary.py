@@ -41,9 +41,11 @@ def write_summary(
     seconds: float,
     first_report: dict[str, Any] | None = None,
     last_report: dict[str, Any] | None = None,
+    metric_changes: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Plots, the accuracy per language before and after training with intervals, and summary.json (with
-    `changes`: per language the paired change and its interval); returns the summary."""
+    `changes`: per language the paired change and its interval, plus the algorithm's `metric_changes`, which
+    `run.seeds` aggregates alike); returns the summary."""
     run_dir = config.run_dir
     questions = config.data.eval_questions_per_language
     plots = plot_run(run_dir / "metrics.jsonl", run_dir / "plots", questions, PANELS) if config.logging.plots else []
@@ -52,6 +54,7 @@ def write_summary(
     before, after = ((report or {}).get("graded") for report in (first_report, last_report))
     changes = accuracy_changes(before, after) if before and after else {}
     rows = change_rows(first_eval, last_eval, changes)
+    changes |= metric_changes or {}
     if rows:
         print(f"{config.run.name}: held-out accuracy, {total_steps} steps in {seconds:.0f}s")
         summary_table("", CHANGE_COLUMNS, rows)
@@ -113,3 +116,19 @@ def _pct(value: float | None, metrics: dict[str, float] | None = None, lang: str
 
 def _delta(before: float | None, after: float | None) -> str:
     return "-" if before is None or after is None else f"{100 * (after - before):+.1f} pts"
+
+
+def score_changes(
+    first_eval: dict[str, float], last_eval: dict[str, float], prefixes: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """Per metric `eval/<prefix>/<name>` in both evaluations, its change as `<prefix>/<name>`: before, after and
+    the estimate (a corpus score has no per-question grades to pair, so no interval)."""
+    keys = sorted(k for k in last_eval if k.startswith(tuple(f"eval/{p}/" for p in prefixes)) and k in first_eval)
+    return {
+        key[len("eval/") :]: {
+            "before": first_eval[key],
+            "after": last_eval[key],
+            "estimate": last_eval[key] - first_eval[key],
+        }
+        for key in keys
+    }

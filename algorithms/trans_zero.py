@@ -8,7 +8,8 @@ whose pairs come from self-play:
                          reference=π_0 on the reference_rollout workers)         # back-translations and bridges
         pairs   = extract_pairs(tree, language check) for each tree              # chosen/rejected translations
         SPPO-hard (β) on the pairs against π_0; sync(π_{t+1} -> rollout)
-        validate: greedy translations of the held-out sets, corpus chrF and BLEU per direction; checkpoint
+        validate: greedy translations of the held-out sets, corpus chrF and BLEU per direction (and the mean
+                  QE score, qe_validation); checkpoint
 
 Every round's pairs (iterations/iter_t/pairs.jsonl) and trees' nodes (generations.jsonl: text, recon, value,
 visits) are kept, so a resumed run trains on the same pairs."""
@@ -23,6 +24,7 @@ from actors.translation_engine import GeneratorTranslationEngine
 from algorithms.base import ALGORITHMS
 from algorithms.dpo_iterations import DPOIterations
 from algorithms.pairs import BuildResult
+from algorithms.run_summary import score_changes, write_summary
 from algorithms.trans_zero_config import TransZeroConfig
 from algorithms.trans_zero_data import (
     Direction,
@@ -38,11 +40,13 @@ from rewards.gmcts_pairs import extract_pairs
 from rewards.gmcts_tree import Tree, best_node
 from rlcore.batch import Batch
 from rlcore.chat import PromptFormatter
-from rlcore.config import RunConfig
+from rlcore.config import ConfigError, RunConfig
 from rlcore.data import PromptSampler
 from rlcore.language_id import make_detector
 from rlcore.metrics.reports import summary_table
 from rlcore.translation import TranslateRequest
+
+SCORES = ("chrf", "bleu", "qe")  # the validation's scores per direction: eval/<score>/<src>-<trg>
 
 
 class FrozenGenerator:
@@ -66,6 +70,14 @@ class TransZero(DPOIterations):
         super().__init__(config)
         self.detect = make_detector(self.cfg.language_detector, [*self.cfg.source_languages, *self.languages()])
         self.validation: dict[Direction, list[dict[str, Any]]] = {}
+        if self.cfg.qe_validation and config.reward.name != "qe":
+            raise ConfigError(
+                f"algorithm.qe_validation scores held-out translations with the qe reward, but reward.name is "
+                f"{config.reward.name!r}; set reward.name: qe and reward.model (e.g. builtin:tiny-qe)"
+            )
+
+    def worker_roles(self) -> tuple[str, ...]:
+        return (*self.roles, "reward") if self.cfg.qe_validation else self.roles
 
     def languages(self) -> list[str]:
         """Every language of the run: sources, targets and bridges (what the language check chooses among)."""
@@ -112,18 +124,32 @@ class TransZero(DPOIterations):
         with self.phase("eval"):
             outputs = iter(self.engine(self.runtime).translate(requests))
         hypotheses = {d: [next(outputs).texts[0] for _ in rows] for d, rows in self.validation.items()}
+        qe = self.quality_estimates(hypotheses) if self.cfg.qe_validation else {}
         self.last_report = {
             "translations": {
-                f"{s}-{t}": [{**row, "hypothesis": h} for row, h in zip(rows, hypotheses[(s, t)], strict=True)]
+                f"{s}-{t}": [
+                    {**row, "hypothesis": h, **({"qe": qe[(s, t)][i]} if qe else {})}
+                    for i, (row, h) in enumerate(zip(rows, hypotheses[(s, t)], strict=True))
+                ]
                 for (s, t), rows in self.validation.items()
             }
         }
-        return direction_scores(self.validation, hypotheses)
+        return direction_scores(self.validation, hypotheses) | mean_quality_estimates(qe)
+
+    def quality_estimates(self, hypotheses: dict[Direction, list[str]]) -> dict[Direction, list[float]]:
+        """The qe reward's score of every held-out (source, translation) pair, per direction (one scoring call)."""
+        directions = list(self.validation)
+        sources = [row["source"] for d in directions for row in self.validation[d]]
+        translations = [text for d in directions for text in hypotheses[d]]
+        with self.phase("eval"):
+            pairs = Batch(columns={"source": sources, "response_text": translations})
+            scores = iter(self.runtime.score(pairs)["rewards"].tolist())
+        return {d: [next(scores) for _ in self.validation[d]] for d in directions}
 
     def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:
         """Held-out chrF and BLEU per direction before and after, on the terminal; then the summary."""
         rows = []
-        for key in sorted(k for k in last_eval if k.startswith(("eval/chrf/", "eval/bleu/"))):
+        for key in sorted(k for k in last_eval if k.startswith(tuple(f"eval/{name}/" for name in SCORES))):
             before, after = first_eval.get(key), last_eval[key]
             change = "-" if before is None else f"{100 * (after - before):+.1f}"
             rows.append(
@@ -132,7 +158,24 @@ class TransZero(DPOIterations):
         if rows:
             print(f"{self.config.run.name}: held-out translation scores (0-100), {self.num_rounds()} rounds")
             summary_table("", ["metric/direction", "initial", "final", "change"], rows)
-        return super().finish(first_eval, last_eval, seconds)
+        return write_summary(
+            self.config,
+            self.total_steps(),
+            first_eval,
+            last_eval,
+            seconds,
+            self.first_report,
+            self.last_report,
+            metric_changes=score_changes(first_eval, last_eval, SCORES),
+        )
+
+
+def mean_quality_estimates(scores: dict[Direction, list[float]]) -> dict[str, float]:
+    """`eval/qe/<src>-<trg>` (the mean QE score of a direction's translations) and their mean over directions."""
+    if not scores:
+        return {}
+    means = {f"eval/qe/{s}-{t}": sum(values) / len(values) for (s, t), values in scores.items() if values}
+    return means | {"eval/qe/mean": sum(means.values()) / len(means)}
 
 
 def search_stats(trees: list[Tree], stats: SearchStats) -> dict[str, float]:

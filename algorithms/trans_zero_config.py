@@ -62,6 +62,12 @@ class TransZeroConfig(DPOIterationsConfig):
         "(real languages).",
     )
     max_tokens: int = Field(64, ge=1, description="Longest translation in tokens (search and validation).")
+    qe_validation: bool = Field(
+        False,
+        description="Also score every held-out translation without its reference by the run's reward workers, "
+        "which must run the qe reward (e.g. `reward: {name: qe, model: builtin:tiny-qe}`, CometKiwi on real "
+        "models): the mean per direction is eval/qe/<src>-<trg>.",
+    )
 
     @model_validator(mode="after")
     def _directions(self) -> TransZeroConfig:

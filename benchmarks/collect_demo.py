@@ -63,6 +63,8 @@ def collect(run_dir: Path, command: str) -> dict[str, Any]:
         "initial": first,
         "initial_same_for_every_seed": all(initial[s] == first for s in seeds),
         "final": {str(s): _accuracies(summary["final"]) for s, summary in summaries.items()},
+        "initial_metrics": summaries[seeds[0]]["initial"],  # every score, e.g. TRANS-ZERO's chrF per direction
+        "final_metrics": {str(s): summary["final"] for s, summary in summaries.items()},
         "seconds": {str(s): summary["seconds"] for s, summary in summaries.items()},
         "step_seconds": {str(s): _step_times(run_dir / f"seed_{s}" / "metrics.jsonl") for s in seeds},
         "changes": aggregate["changes"],

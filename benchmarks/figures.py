@@ -232,6 +232,36 @@ def demo_changes(name: str) -> str:
     )
 
 
+def demo_trans_zero() -> str:
+    """chrF and QE per direction before and after TRANS-ZERO's two rounds, over seeds, from
+    results/demo/demo_trans_zero.json."""
+    result = json.loads((RESULTS / "demo" / "demo_trans_zero.json").read_text())
+    seeds, changes = result["seeds"], result["changes"]
+    directions = sorted(name.split("/", 1)[1] for name in changes if name.startswith("chrf/"))
+    lines = [
+        "| direction | chrF initial | chrF change per seed | mean | 95% over seeds (t) | rose in | QE change, mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for direction in directions:
+        chrf, qe = changes[f"chrf/{direction}"], changes.get(f"qe/{direction}")
+        per_seed = [chrf["per_seed"][str(s)] for s in seeds]
+        rose = sum(change > 0 for change in per_seed)
+        mean = f"**{_pts(chrf['mean'])}**" if chrf["seeds_significant"] else _pts(chrf["mean"])
+        lines.append(
+            f"| {direction} | {100 * result['initial_metrics'][f'eval/chrf/{direction}']:.1f} "
+            f"| {', '.join(_pts(c) for c in per_seed)} | {mean} "
+            f"| [{_pts(chrf['seeds_low'])}, {_pts(chrf['seeds_high'])}] | {rose} of {len(seeds)} "
+            f"| {_pts(qe['mean']) if qe else '-'} |"
+        )
+    minutes = [seconds / 60 for seconds in result["seconds"].values()]
+    return "\n".join(lines) + (
+        f"\n\nPoints of corpus chrF (greedy translations of the held-out sets, the same for every seed) and of the "
+        f"tiny QE model's mean score; bold: the interval over seeds excludes zero. `{result['command']}`: seeds "
+        f"{', '.join(map(str, seeds))}, {_spread(minutes, '{:.0f}')} min a seed; {result['machine']['date']}, on "
+        f"{one_line(result['machine'])}.\n"
+    )
+
+
 def demo_step_time() -> str:
     """The GRPO demo's median step time per phase, from results/demo/demo_grpo.json."""
     result = json.loads((RESULTS / "demo" / "demo_grpo.json").read_text())
@@ -289,6 +319,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "tiny-model": tiny_model,
     "demo-grpo": lambda: demo_changes("demo_grpo"),
     "demo-dpo": lambda: demo_changes("demo_dpo"),
+    "demo-trans-zero": demo_trans_zero,
     "demo-step-time": demo_step_time,
     "rollout-throughput": rollout_throughput,
     "dpo-throughput": dpo_throughput,

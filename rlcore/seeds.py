@@ -29,7 +29,7 @@ from rlcore.stats import paired_bootstrap_interval, seed_spread
 
 Graded = Mapping[str, Mapping[str, int]]
 COLUMNS = [
-    "language",
+    "language or score",
     "mean change",
     "min..max",
     "t 95% (seeds)",
@@ -79,7 +79,7 @@ def write_aggregate(root: Path, seeds: Sequence[int], title: str) -> dict[str, A
     path = root / "aggregate.json"
     path.write_text(json.dumps(aggregate, indent=2))
     summary_table(
-        f"{title}: change of held-out accuracy over {len(seeds)} seeds {list(seeds)}",
+        f"{title}: change from the first to the last evaluation over {len(seeds)} seeds {list(seeds)}",
         COLUMNS,
         aggregate_rows(aggregated),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from algorithms.run_summary import score_changes
+from algorithms.trans_zero import SCORES, mean_quality_estimates
 from algorithms.trans_zero_config import TransZeroConfig
 from algorithms.trans_zero_data import assign_targets, direction_scores, node_rows, pair_rows
 from rewards.gmcts_tree import Tree
@@ -104,3 +106,29 @@ def test_the_runtime_refuses_an_unknown_role_and_names_the_optional_one(tmp_path
 
     with pytest.raises(ValueError, match="reference_rollout"):
         Runtime(load_config({}), total_optimizer_steps=1, roles=("rollout", "reference_rolout"))
+
+
+def test_qe_validation_needs_the_qe_reward_and_adds_the_reward_workers(tmp_path):
+    from algorithms import build_algorithm
+
+    algorithm = {"name": "trans_zero", "qe_validation": True}
+    run = {"output_dir": str(tmp_path)}
+    with pytest.raises(ConfigError, match=r"reward\.name is 'math'"):
+        build_algorithm(load_config({"run": run, "algorithm": algorithm, "reward": {"name": "math"}}))
+    qe = {"name": "qe", "model": "builtin:tiny-qe"}
+    built = build_algorithm(load_config({"run": run, "algorithm": algorithm, "reward": qe}))
+    assert built.worker_roles() == ("rollout", "reference_rollout", "learner", "reference", "reward")
+    scores = {("de", "en"): [0.5, 0.7], ("fr", "en"): [0.2]}
+    assert mean_quality_estimates(scores) == pytest.approx(
+        {"eval/qe/de-en": 0.6, "eval/qe/fr-en": 0.2, "eval/qe/mean": 0.4}
+    )
+    assert mean_quality_estimates({}) == {}
+
+
+def test_score_changes_pair_each_direction_before_and_after_for_run_seeds():
+    first = {"eval/chrf/de-en": 0.20, "eval/bleu/de-en": 0.04, "eval/accuracy/en": 0.5}
+    last = {"eval/chrf/de-en": 0.25, "eval/bleu/de-en": 0.03, "eval/chrf/fr-en": 0.3, "eval/accuracy/en": 0.6}
+    changes = score_changes(first, last, SCORES)
+    assert set(changes) == {"chrf/de-en", "bleu/de-en"}  # fr-en was not measured before; accuracy is not a score
+    assert changes["chrf/de-en"] == pytest.approx({"before": 0.20, "after": 0.25, "estimate": 0.05})
+    assert changes["bleu/de-en"]["estimate"] == pytest.approx(-0.01)

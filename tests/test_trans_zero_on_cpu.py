@@ -63,6 +63,12 @@ def test_a_self_play_round_writes_pairs_and_trees_and_resumes(ray_cluster, tiny_
     assert all(p["prompt"].startswith("Translate from ") for p in pairs)
     metrics = read_metrics(run_dir / "metrics.jsonl")
     assert "eval/chrf/fr-en" in metrics[0] and "eval/chrf/de-en" in summary["final"]
+    qe = [metrics[0][f"eval/qe/{d}"] for d in ("de-en", "fr-en")]  # the tiny QE model, without references
+    assert all(math.isfinite(score) for score in qe) and metrics[0]["eval/qe/mean"] == pytest.approx(sum(qe) / 2)
+    report = json.loads((run_dir / "eval" / "initial.json").read_text())
+    assert all(math.isfinite(row["qe"]) for row in report["translations"]["fr-en"])
+    change = summary["changes"]["chrf/fr-en"]  # what run.seeds aggregates over seeds
+    assert change["estimate"] == pytest.approx(summary["final"]["eval/chrf/fr-en"] - metrics[0]["eval/chrf/fr-en"])
     trained = [m for m in metrics if "train/loss" in m]
     assert trained and all(math.isfinite(m["train/loss"]) for m in trained)
 
