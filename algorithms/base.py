@@ -29,7 +29,8 @@ from rlcore.metrics.progress import PhaseProgress
 from rlcore.metrics.sinks import MetricsLogger
 from rlcore.preflight import check_config, check_prompt_lengths
 from rlcore.registry import ALGORITHMS
-from rlcore.run_dir import forget_metrics_after, put_back, set_aside_previous_run
+from rlcore.run_dir import forget_metrics_after, holds_a_run, put_back, set_aside_previous_run
+from rlcore.run_storage import RunStorage, is_uri
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmConfig"]
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class Algorithm(RunState, ABC):
         self.cfg = config.algorithm
         self.run_dir = config.run_dir
         self.checkpoints = CheckpointManager(self.run_dir, config.checkpoint.keep_last, config.checkpoint.verify)
+        uri = config.run_location if is_uri(config.run.output_dir) else None
+        self.storage = RunStorage(uri, self.run_dir) if uri else None  # the run directory's lasting copy
         self.eval_rows: list[dict[str, Any]] = []
         self.round, self.round_steps = 0, range(0)  # the current round (iteration) and the numbers of its steps
         self.first_eval: dict[str, float] = {}
@@ -129,9 +132,17 @@ class Algorithm(RunState, ABC):
         finally:
             self.progress.close()
             self.metrics_log.close()
+            self.mirror()  # also after a failure: what the run finished lasts
             if runtime is None:
                 self.runtime.shutdown()
-        return self.finish(self.first_eval, self.last_eval, time.time() - started)
+        summary = self.finish(self.first_eval, self.last_eval, time.time() - started)
+        self.mirror()
+        return summary
+
+    def mirror(self) -> None:
+        """Copy the run directory to its URI (run.output_dir), when it has one."""
+        if self.storage is not None:
+            self.storage.push()
 
     def train_from(self, start_step: int) -> None:
         """The initial evaluation (a run from step 0), then the training loop."""
@@ -191,6 +202,10 @@ class Algorithm(RunState, ABC):
         (run.resume off) moves a previous run in its directory aside first, and back if the start fails."""
         config, logs = self.config, self.config.logging
         check_config(config)  # what is knowable before any worker starts (rlcore.preflight)
+        if self.storage is not None and config.run.resume and not holds_a_run(self.run_dir):
+            self.storage.pull()  # resume on any machine from the lasting copy
+        elif self.storage is not None and not config.run.resume:
+            self.storage.set_aside()
         previous = None if config.run.resume else set_aside_previous_run(self.run_dir)
         created = not self.run_dir.exists()
         try:
@@ -247,6 +262,7 @@ class Algorithm(RunState, ABC):
         if round_end or (every_ckpt and step % every_ckpt == 0) or (final and self.config.checkpoint.save_final):
             with self.phase("checkpoint"):
                 self.checkpoints.save(step, self.runtime, self.sampler)
+                self.mirror()
         metrics["workers/restarts"] = self.runtime.take_restarts() + self.unreported_restarts
         self.unreported_restarts = 0
         metrics.update(self.progress.advance(metrics))

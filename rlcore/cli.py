@@ -229,16 +229,23 @@ def _run(command: str, config: RunConfig, options: dict[str, Any]) -> int:
         report = algorithm.sweep(config, train=not options["report_only"])
         print(f"sweep report: {report['report_path']}")
         return 1 if report["failures"] else 0
+    print(f"run directory: {where(config)}", flush=True)  # first, so that a job's log names it even if it fails
     if config.run.seeds:  # one run per seed, then the aggregate across seeds (rlcore/seeds.py)
         from rlcore.seeds import run_seeds
 
         run_seeds(config)
-        print(f"run directory: {config.run_dir.resolve()}")
+        print(f"run directory: {where(config)}")
         return 0
     summary = algorithm(config).run()
-    print(f"run directory: {Path(summary['run_dir']).resolve()}")
+    print(f"run directory: {where(config)}")
     print(f"full log: {Path(summary['run_dir']).resolve() / LOG_DIR / LOG_FILE}")
     return 0
+
+
+def where(config: RunConfig) -> str:
+    """The run directory's absolute path, and its lasting copy when run.output_dir is a URI."""
+    local = config.run_dir.resolve()
+    return f"{local} (mirrored to {config.run_location})" if config.run_location != str(config.run_dir) else str(local)
 
 
 if __name__ == "__main__":

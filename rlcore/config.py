@@ -27,6 +27,7 @@ from rlcore.config_file import ConfigError as ConfigError  # raised and caught a
 from rlcore.config_file import read_config_file
 from rlcore.placement import PlacementSection, Strategy
 from rlcore.registry import ALGORITHMS, REWARDS
+from rlcore.run_storage import is_uri, resolve_output_dir, staging_dir
 
 ModelDtype = Literal["float32", "bfloat16", "float16"]
 
@@ -37,7 +38,12 @@ class Section(BaseModel):
 
 class RunSection(Section):
     name: str = Field("run", description="Run name; the run directory is `<output_dir>/<name>`.")
-    output_dir: str = Field("runs", description="Parent folder of run directories.")
+    output_dir: str = Field(
+        "runs",
+        description="Parent folder of run directories, or an fsspec URI (s3://bucket/runs, gs://...) that a local "
+        "staging copy is mirrored to after every checkpoint and at the end. A relative folder in a `ray job submit "
+        "--working-dir` job resolves under ~/rlcore (Ray deletes the job's working dir).",
+    )
     seed: int = Field(0, description="Seeds Python, numpy, torch, vLLM sampling and data order.")
     seeds: list[int] | None = Field(
         None,
@@ -46,6 +52,11 @@ class RunSection(Section):
         "aggregate.json: each language's change as mean and spread across seeds, with 95% intervals.",
     )
     resume: bool = Field(True, description="Continue from the newest checkpoint in the run directory, if any.")
+
+    @field_validator("output_dir")
+    @classmethod
+    def _lasting_output_dir(cls, value: str) -> str:
+        return resolve_output_dir(value)
 
     @field_validator("seeds")
     @classmethod
@@ -355,7 +366,14 @@ class RunConfig(Section):
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.run.output_dir) / self.run.name
+        """The local run directory (for a URI output_dir, its staging copy)."""
+        output = self.run.output_dir
+        return (staging_dir(output) if is_uri(output) else Path(output)) / self.run.name
+
+    @property
+    def run_location(self) -> str:
+        """Where the run lasts: the URI `<output_dir>/<name>` when output_dir is one, else the local run_dir."""
+        return f"{self.run.output_dir}/{self.run.name}" if is_uri(self.run.output_dir) else str(self.run_dir)
 
 
 def validate_named(value: Any, config_class_of, default: str) -> Any:

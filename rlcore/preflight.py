@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcore.config import ConfigError, RunConfig
+from rlcore.run_storage import is_uri
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "*.pt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -21,7 +22,9 @@ CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length",
 
 def check_config(config: RunConfig) -> None:
     """Every check that needs no data and no cluster (cheap: reads a few small files)."""
-    check_output_dir(config.run.output_dir)
+    check_output_dir(str(config.run_dir.parent))
+    if is_uri(config.run.output_dir):
+        check_filesystem(config.run.output_dir)
     context = check_model(config.model.path, "model.path")
     if config.reference.model_path:
         check_model(config.reference.model_path, "reference.model_path")
@@ -42,6 +45,21 @@ def check_output_dir(output_dir: str) -> None:
         raise ConfigError(
             f"run.output_dir: cannot write in {existing} ({error.strerror}); choose a writable run.output_dir"
         ) from None
+
+
+def check_filesystem(uri: str) -> None:
+    """An fsspec URI's filesystem must be installed and reachable before any worker starts."""
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(uri)
+        fs.exists(root)
+    except ImportError as error:  # e.g. s3:// without s3fs
+        raise ConfigError(f"run.output_dir: {uri} needs a filesystem package that is not installed ({error})") from None
+    except ValueError as error:
+        raise ConfigError(f"run.output_dir: {uri}: no fsspec filesystem handles this scheme ({error})") from None
+    except Exception as error:
+        raise ConfigError(f"run.output_dir: cannot reach {uri} ({type(error).__name__}: {error})") from None
 
 
 def check_model(path: str, key: str) -> int | None:

@@ -25,6 +25,7 @@ from rlcore.config import RunConfig, load_config
 from rlcore.evaluation import language_groups
 from rlcore.metrics.reports import summary_table
 from rlcore.registry import ALGORITHMS
+from rlcore.run_storage import RunStorage, is_uri
 from rlcore.stats import paired_bootstrap_interval, seed_spread
 
 Graded = Mapping[str, Mapping[str, int]]
@@ -41,7 +42,7 @@ COLUMNS = [
 def seed_config(config: RunConfig, seed: int) -> RunConfig:
     """The config of one seed's run: `<run_dir>/seed_<seed>/`, `run.seed = seed`."""
     data = config.model_dump(mode="json")
-    data["run"].update(output_dir=str(config.run_dir), name=f"seed_{seed}", seed=seed, seeds=None)
+    data["run"].update(output_dir=config.run_location, name=f"seed_{seed}", seed=seed, seeds=None)
     return load_config(data)
 
 
@@ -55,7 +56,10 @@ def run_seeds(config: RunConfig) -> dict[str, Any]:
         if not (run.run_dir / "summary.json").exists():
             print(f"seed {seed}: training into {run.run_dir.resolve()}", flush=True)
             algorithm(run).run()
-    return write_aggregate(config.run_dir, config.run.seeds, config.run.name)
+    aggregate = write_aggregate(config.run_dir, config.run.seeds, config.run.name)
+    if is_uri(config.run.output_dir):  # each seed's run mirrored itself; the aggregate joins them
+        RunStorage(config.run_location, config.run_dir).push_file("aggregate.json")
+    return aggregate
 
 
 def write_aggregate(root: Path, seeds: Sequence[int], title: str) -> dict[str, Any]:
