@@ -30,6 +30,7 @@ from rlcore.modeling import (
 from rlcore.ray_setup import interface_of
 from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
 from rlcore.weight_sync import WeightBucketer
+from rlcore.weight_transport import WeightSender, open_listen_socket
 
 if TYPE_CHECKING:
     from deepspeed import DeepSpeedEngine
@@ -78,7 +79,7 @@ def lr_lambda(cfg: LearnerSection, total_steps: int):
     return factor
 
 
-class LearnerWorker(Worker):
+class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weight transport's source
     remote_methods = (
         "free_port",
         "init_engine",
@@ -118,8 +119,7 @@ class LearnerWorker(Worker):
         """Open the torch.distributed store's listening socket on this node's address only (127.0.0.1 on a local
         cluster) and hold it until init_engine serves the store on it, so no other process takes the port between."""
         address = self.node_address()
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        self._store_socket = socket.create_server((address, 0), family=family)
+        self._store_socket = open_listen_socket(address)
         return address, self._store_socket.getsockname()[1]
 
     def init_engine(self, master_addr: str, master_port: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from rlcore.chat import encode_rows
 from rlcore.cluster import Worker
 from rlcore.config import ModelDtype, RolloutSection
 from rlcore.engine_env import vllm_env
+from rlcore.weight_sync import ENGINE_CALLS
 
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop")
 
@@ -22,7 +23,7 @@ def rollout_env(cfg: RolloutSection) -> dict[str, str]:
 
 
 class RolloutWorker(Worker):
-    remote_methods = ("generate", "load_weights", "set_policy_version")
+    remote_methods = ("generate", "load_weights", "set_policy_version", *ENGINE_CALLS)
 
     def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, dtype: ModelDtype, seed: int):
         super().__init__(rank, world_size)
@@ -131,6 +132,25 @@ class RolloutWorker(Worker):
         self.policy_version = version
         self.restarted = False
         return total
+
+    def join_weight_group(
+        self, address: str, port: int, rank: int, world_size: int, backend: str, timeout_s: float
+    ) -> None:
+        """Join the learner's weight group (collective transport) as `rank`; blocks until every member joined."""
+        self.llm.collective_rpc("rlcore_join_weight_group", args=(address, port, rank, world_size, backend, timeout_s))
+        self.weight_rank = rank
+
+    def weight_group_rank(self) -> int | None:
+        """This engine's rank in the weight group; None in a process that has not joined (e.g. restarted by Ray)."""
+        return getattr(self, "weight_rank", None)
+
+    def receive_weights(self, plan: list, version: int) -> int:
+        """Load the buckets the learner broadcasts (laid out by `plan`) in place, as load_weights does."""
+        loaded = self.llm.collective_rpc("rlcore_receive_weights", args=(plan,))[0]
+        self.llm.reset_prefix_cache()
+        self.policy_version = version
+        self.restarted = False
+        return loaded
 
     def set_policy_version(self, version: int) -> None:
         """After a resume (or a restart before any sync): the engine was started from this policy version."""

@@ -19,7 +19,7 @@ from rlcore.config import RunConfig
 from rlcore.losses import Aggregation
 from rlcore.modeling import resolve_model_path
 from rlcore.packing import balanced_shards, sequence_lengths
-from rlcore.weight_sync import sync_weights
+from rlcore.weight_sync import ENGINE_CALLS, SOURCE_CALLS, CollectiveSync, sync_weights
 
 log = logging.getLogger(__name__)
 ROLES = ("rollout", "learner", "reference", "reward")  # what a run starts unless its algorithm says otherwise
@@ -28,7 +28,7 @@ OPTIONAL_ROLES = ("reference_rollout",)  # if an algorithm asks: vLLM with the f
 RAY_ENGINE_ROLES = ("rollout", "reference_rollout")
 # The worker methods each group is called with (here and in rlcore.weight_sync), checked when the group starts.
 CALLS = {
-    "rollout": ("generate", "load_weights", "set_policy_version"),
+    "rollout": ("generate", "load_weights", "set_policy_version", *ENGINE_CALLS),
     "learner": (
         "free_port",
         "init_engine",
@@ -37,6 +37,7 @@ CALLS = {
         "weight_buckets",
         "save_checkpoint",
         "load_training_state",
+        *SOURCE_CALLS,
     ),
     "reference": ("logprobs",),
     "reference_rollout": ("generate",),
@@ -70,6 +71,15 @@ class Runtime:
         self.groups: dict[str, WorkerGroup] = {}
         self.weight_refs: list[Any] = []  # the last sync's buckets, for a rollout worker Ray restarts
         self.restarts_reported = 0
+        self.collective = (  # the weight group, built at the first sync (weight_sync.transport: collective)
+            CollectiveSync(
+                "nccl" if config.rollout.num_gpus > 0 and config.learner.num_gpus > 0 else "gloo",
+                config.cluster.call_timeout_s,
+            )
+            if config.weight_sync.transport == "collective"
+            else None
+        )
+        self.learner_moved, self.syncing = False, False  # trained since the last sync | inside sync_weights
         started = time.perf_counter()
         if "rollout" in roles:
             self._start_rollout("rollout", self.policy_path, on_restart=self._rollout_restarted)
@@ -221,6 +231,7 @@ class Runtime:
         )
         options: dict[str, Any] = {"loss": loss, "loss_params": loss_params, "aggregation": aggregation}
         options |= {"mini_batches": mini_batches, "epochs": epochs, "temperature": temperature}
+        self.learner_moved = True
         results = self.group("learner").call_each("train", [{"batch": shard, **options} for shard in shards])
         return results[0]
 
@@ -228,28 +239,47 @@ class Runtime:
         """Push the learner's weights to every rollout worker; the new policy version is one higher (the same with
         `new_version` off: after the learner group restarted from a checkpoint)."""
         self.policy_version += int(new_version)
-        stats = sync_weights(
-            self.group("learner"),
-            self.group("rollout"),
-            self.config.weight_sync.bucket_mb,
-            self.config.model.dtype,
-            self.policy_version,
-        )
+        push = self.collective.sync if self.collective else sync_weights
+        self.syncing = True  # a rollout worker replaced now gets this sync's weights (_rollout_restarted)
+        try:
+            stats = push(
+                self.group("learner"),
+                self.group("rollout"),
+                self.config.weight_sync.bucket_mb,
+                self.config.model.dtype,
+                self.policy_version,
+            )
+        finally:
+            self.syncing = False
+        self.learner_moved = False
         if self.group("rollout").max_restarts:  # kept (one copy of the weights) for a rollout worker Ray restarts
-            self.weight_refs = stats.bucket_refs
+            self.weight_refs = stats.bucket_refs  # none with the collective transport: see _rollout_restarted
         return stats.metrics()
 
     def _rollout_restarted(self, rank: int) -> str:
         """Bring rollout worker `rank`, just restarted by Ray (with its start-up weights), to the current policy."""
         group = self.group("rollout")
         actor, version = group.actors[rank], self.policy_version
-        if self.weight_refs:
-            group.wait(
-                ["load_weights"], [actor.load_weights.remote(bucket_refs=self.weight_refs, version=version)], [rank]
-            )
+        refs = self.weight_refs
+        if self.collective and self.collective.members and not self.syncing:  # the next sync rebuilds the group
+            refs = self._collective_fallback_refs()
+        if refs:
+            group.wait(["load_weights"], [actor.load_weights.remote(bucket_refs=refs, version=version)], [rank])
             return f"weights of policy version {version} re-sent"
         group.wait(["set_policy_version"], [actor.set_policy_version.remote(version=version)], [rank])
         return f"policy version {version} (its start-up weights)"
+
+    def _collective_fallback_refs(self) -> list[Any]:
+        """Under the collective transport a replaced rollout worker gets the current policy through the object store
+        (the other engines keep theirs): the learner's weights, serialized once, while they still are that policy."""
+        if self.learner_moved:
+            raise RuntimeError(
+                "a rollout worker was replaced after the learner trained past the policy the engines hold; the "
+                "collective weight transport keeps no copy of that policy (use weight_sync.transport: object_store)"
+            )
+        return self.group("learner").broadcast(
+            "weight_buckets", bucket_mb=self.config.weight_sync.bucket_mb, dtype=self.config.model.dtype
+        )[0]
 
     def restart_learner(self, policy_path: str | None) -> None:
         """Replace the learner group (after one of its ranks died) with a fresh one started from `policy_path` (a

@@ -1,8 +1,8 @@
-"""vLLM worker extension: loads serialized weight buckets into the running engine in place, and re-seeds its
-sampling RNG.
+"""vLLM worker extension: loads weight buckets into the running engine in place, and re-seeds its sampling RNG.
 
 Named by `worker_extension_cls` when the engine is built; its methods run inside vLLM's worker and are reached
-through `LLM.collective_rpc`. Payloads are safetensors bytes, never pickled objects.
+through `LLM.collective_rpc`. Weights arrive either as safetensors bytes (object-store transport) or as flat
+buffers broadcast over the weight group (collective transport, rlcore.weight_transport); never as pickled objects.
 
 Buckets are staged and then loaded by one `reload_weights` pass: vLLM reloads layer by layer, and a fused layer
 (qkv, gate/up) whose parts arrived in different passes would be rebuilt from a partial set.
@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from safetensors.torch import load
 
+from rlcore.weight_transport import Backend, WeightGroup, engine_receiver, plan_from_wire
+
 
 class WeightReceiver:
     """Mixed into vLLM's worker class, which provides `reload_weights` and `model_runner`."""
@@ -24,6 +26,7 @@ class WeightReceiver:
     reload_weights: Callable[..., Any]
     model_runner: Any
     _rlcore_staged: list[bytes]
+    _rlcore_group: WeightGroup | None = None
 
     def rlcore_stage_weights(self, payload: bytes) -> int:
         if not hasattr(self, "_rlcore_staged"):
@@ -38,12 +41,40 @@ class WeightReceiver:
             for payload in staged:  # deserialized one bucket at a time
                 yield from load(payload).items()
 
+        self._rlcore_reload(tensors())
+        return len(staged)
+
+    def rlcore_join_weight_group(
+        self, address: str, port: int, rank: int, world_size: int, backend: Backend, timeout_s: float
+    ) -> None:
+        """Join the learner's weight group as `rank` (the engine's first tensor-parallel worker only: the others get
+        each bucket from it), leaving the group of an earlier build."""
+        from vllm.distributed.parallel_state import get_pp_group, get_tp_group
+
+        if get_pp_group().world_size > 1:
+            raise NotImplementedError("the collective weight transport does not support pipeline-parallel engines")
+        if self._rlcore_group is not None:
+            self._rlcore_group.close()
+            self._rlcore_group = None
+        if get_tp_group().rank_in_group == 0:
+            self._rlcore_group = WeightGroup(backend, address, port, rank, world_size, timeout_s)
+
+    def rlcore_receive_weights(self, plan: list[Any]) -> int:
+        """Load this sync's broadcast buckets in place; bucket i+1 arrives while bucket i is loaded."""
+        from vllm.distributed.parallel_state import get_tp_group
+
+        buckets = plan_from_wire(plan)
+        device = self._rlcore_group.device if self._rlcore_group else torch.device(self.model_runner.device)
+        self._rlcore_reload(engine_receiver(self._rlcore_group, buckets, device, get_tp_group()))
+        return sum(slot.nbytes for slots in buckets for slot in slots)
+
+    def _rlcore_reload(self, tensors: Iterator[tuple[str, torch.Tensor]]) -> None:
+        """One in-place reload pass over `tensors`, then the tied head re-tied."""
         # Its "RotaryEmbedding/ParallelLMHead: Failed to load weights" warnings are expected: rotary has no
         # weights, and the tied head is re-tied below.
         logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(logging.ERROR)
-        self.reload_weights(weights_iterator=tensors())
+        self.reload_weights(weights_iterator=tensors)
         self._rlcore_retie_embeddings()
-        return len(staged)
 
     def rlcore_seed_sampling(self, seed: int) -> None:
         """Seed the RNG that samples requests without a seed of their own: vLLM's V1 sampler draws from the torch

@@ -261,7 +261,15 @@ class ReferenceSection(Section):
 
 
 class WeightSyncSection(Section):
-    bucket_mb: float = Field(64.0, gt=0, description="Upper bound of one serialized weight bucket, in MB.")
+    bucket_mb: float = Field(
+        64.0, gt=0, description="Upper bound of one weight bucket, in MB (a larger tensor is a bucket of its own)."
+    )
+    transport: Literal["object_store", "collective"] = Field(
+        "object_store",
+        description="How weights reach the rollout engines: `object_store` (safetensors-serialized buckets through "
+        "Ray's object store; any cluster) or `collective` (learner rank 0 broadcasts flat buckets to one worker per "
+        "engine over a process group of their own, gloo on CPU and NCCL on GPUs, streamed and double-buffered).",
+    )
 
 
 class EvalSection(Section):
