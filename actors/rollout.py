@@ -19,7 +19,9 @@ SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop")
 
 def rollout_env(cfg: RolloutSection) -> dict[str, str]:
     """Process environment for a rollout actor."""
-    return vllm_env(on_gpu=cfg.num_gpus > 0, kv_cache_gib=cfg.kv_cache_gib)
+    return vllm_env(
+        on_gpu=cfg.num_gpus > 0, kv_cache_gib=cfg.kv_cache_gib, tensor_parallel_size=cfg.tensor_parallel_size
+    )
 
 
 class RolloutWorker(Worker):
@@ -31,11 +33,12 @@ class RolloutWorker(Worker):
 
         self.cfg = RolloutSection(**rollout)
         self.on_gpu = on_gpu = self.cfg.num_gpus > 0
-        gpu_options: dict[str, Any] = {"gpu_memory_utilization": self.cfg.gpu_memory_utilization} if on_gpu else {}
-        if on_gpu and self.cfg.tensor_parallel_size > 1:
-            # The shards run as Ray actors on the one-GPU bundles the worker group reserved beside this actor's (named
-            # in VLLM_RAY_BUNDLE_INDICES); this actor holds no GPU, so vLLM's own multiprocessing could not start them.
-            gpu_options["distributed_executor_backend"] = "ray"
+        options: dict[str, Any] = {"gpu_memory_utilization": self.cfg.gpu_memory_utilization} if on_gpu else {}
+        if self.cfg.tensor_parallel_size > 1:
+            # GPUs: the shards run as Ray actors on the one-GPU bundles the worker group reserved beside this actor's
+            # (named in VLLM_RAY_BUNDLE_INDICES); this actor holds no GPU, so vLLM's own processes could not use them.
+            # CPU: as vLLM's own processes, since in a placement group vLLM would pick Ray, which has no CPU device.
+            options["distributed_executor_backend"] = "ray" if on_gpu else "mp"
         self.llm = LLM(
             model=model_path,
             dtype=dtype,
@@ -48,7 +51,7 @@ class RolloutWorker(Worker):
             # Log-probs of the distribution sampled from (temperature applied, top-k/top-p renormalised), not the
             # raw temperature-1 ones: the learner's log-probs at the sampling temperature are then comparable.
             logprobs_mode="processed_logprobs",
-            **gpu_options,
+            **options,
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.policy_version = 0

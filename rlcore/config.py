@@ -164,7 +164,9 @@ class DataSection(Section):
 
 class RolloutSection(Section):
     num_workers: int = Field(1, ge=1, description="vLLM engines, one Ray actor each; prompts are split over them.")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one vLLM engine shards its model over.")
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="Shards of one vLLM engine's model: one GPU each (on CPU: one process each)."
+    )
     temperature: float = Field(1.0, ge=0, description="Sampling temperature of training rollouts; 0 = greedy.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling: keep the smallest token set of this mass.")
     top_k: int = Field(-1, description="Sample among the k likeliest tokens; -1 = all tokens.")
