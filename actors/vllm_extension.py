@@ -59,13 +59,19 @@ class WeightReceiver:
         if get_tp_group().rank_in_group == 0:
             self._rlcore_group = WeightGroup(backend, address, port, rank, world_size, timeout_s)
 
-    def rlcore_receive_weights(self, plan: list[Any]) -> int:
-        """Load this sync's broadcast buckets in place; bucket i+1 arrives while bucket i is loaded."""
+    def rlcore_receive_weights(self, plan: list[Any], load: bool = True) -> int:
+        """Load this sync's broadcast buckets in place; bucket i+1 arrives while bucket i is loaded. With `load` off
+        the buckets are received and dropped (benchmarks/weight_sync_throughput.py: the transport alone)."""
         from vllm.distributed.parallel_state import get_tp_group
 
         buckets = plan_from_wire(plan)
         device = self._rlcore_group.device if self._rlcore_group else torch.device(self.model_runner.device)
-        self._rlcore_reload(engine_receiver(self._rlcore_group, buckets, device, get_tp_group()))
+        tensors = engine_receiver(self._rlcore_group, buckets, device, get_tp_group())
+        if load:
+            self._rlcore_reload(tensors)
+        else:
+            for _ in tensors:
+                pass
         return sum(slot.nbytes for slots in buckets for slot in slots)
 
     def _rlcore_reload(self, tensors: Iterator[tuple[str, torch.Tensor]]) -> None:

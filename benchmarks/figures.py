@@ -313,6 +313,33 @@ def sweep_findings() -> str:
     return "\n".join(lines) + f"\n\n(`{result['command']}`, one seed, {result['machine']['date']}.)\n"
 
 
+WEIGHT_SYNC_METHODS = ("local_save_load", "object_store", "collective", "collective_transport_only")
+
+
+def weight_sync() -> str:
+    """P4 (benchmarks/weight_sync_throughput.py): MB/s of each transport and of a local safetensors save + load, the
+    range over every counted round of every run and each run's median."""
+    runs = _runs("weight_sync")
+    rows = []
+    for model, label in (("demo", "demo, tiny-arith"), ("large", "random-init Qwen2-style")):
+        results = [run["models"][model] for run in runs if model in run["models"]]
+        cells = []
+        for method in WEIGHT_SYNC_METHODS:
+            rounds = [value / 1e6 for result in results for value in result["rounds_bytes_per_s"][method]]
+            medians = "; ".join(f"{result['bytes_per_s_median'][method] / 1e6:,.0f}" for result in results)
+            cells.append(f"{_spread(rounds, '{:,.0f}')} ({medians})")
+        rows.append(f"| {label} ({results[-1]['megabytes']:.0f} MB) | " + " | ".join(cells) + " |\n")
+    ratios = "; ".join(f"{run['models']['large']['ratio_collective_over_local']:.2f}" for run in runs)
+    setup = runs[-1]["setup"]
+    return (
+        "| model | local save + load | object store | collective | collective, transport only |\n"
+        "|---|---|---|---|---|\n" + "".join(rows) + "\n"
+        f"MB/s: range over every counted round, each run's median in brackets. Collective ÷ local save + load on the "
+        f"large model (medians, per run): **{ratios}** (target >= 0.5). {setup['reps']} counted rounds per run, "
+        f"{setup['bucket_mb']:.0f} MB buckets, one learner rank and one engine; {_measured_on(runs)}.\n"
+    )
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "parallel-rpt-sweep": sweep_report,
     "parallel-rpt-findings": sweep_findings,
@@ -326,6 +353,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "step-search": step_search,
     "prm-world": prm_world,
     "packing-throughput": packing_throughput,
+    "weight-sync": weight_sync,
 }
 
 

@@ -5,9 +5,10 @@ safetensors save + load of the same tensors, for the demo model and a ~400 MB ra
 
 Each round times, in this order, a local save + load (the driver writes the learner's tensors with safetensors to a
 temporary file and reads them back), an object-store sync and a collective sync through the real worker groups (one
-DeepSpeed learner rank, one vLLM engine). The first round warms the engine up and builds the weight group; it is not
-counted. Acceptance: collective >= 0.5 of local save + load bytes/s on the ~400 MB model. Writes
-benchmarks/results/weight_sync/<date>.json with the machine.
+DeepSpeed learner rank, one vLLM engine), and the collective transport alone (the same broadcast, received by the
+engine's worker and dropped instead of loaded: what vLLM's in-place reload adds is the difference). The first
+round warms the engine up and builds the weight group; it is not counted. Acceptance: collective >= 0.5 of local
+save + load bytes/s on the ~400 MB model. Writes benchmarks/results/weight_sync/<date>.json with the machine.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from rlcore.modeling import BUILTIN_MODEL, resolve_model_path
 from rlcore.weight_sync import sync_weights
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("local_save_load", "object_store", "collective")
+METHODS = ("local_save_load", "object_store", "collective", "collective_transport_only")
 
 
 def build_large_model(directory: Path, target_mb: float) -> str:
@@ -75,6 +76,22 @@ def local_save_load(runtime: Runtime, dtype: str) -> tuple[int, float]:
     return nbytes, seconds
 
 
+def transport_only(runtime: Runtime, bucket_mb: float, dtype: str) -> float:
+    """Seconds of a collective sync whose buckets the engine receives but does not load."""
+    learner, rollout = runtime.group("learner"), runtime.group("rollout")
+    start = time.perf_counter()
+    plan = learner.broadcast("weight_plan", bucket_mb=bucket_mb, dtype=dtype)[0]
+    senders = [actor.send_weights.remote(bucket_mb=bucket_mb, dtype=dtype) for actor in learner.actors]
+    receivers = [actor.__ray_call__.remote(_receive_without_loading, plan) for actor in rollout.actors]
+    learner.wait(["send_weights"] * len(senders), senders)
+    rollout.wait(["receive_weights"] * len(receivers), receivers)
+    return time.perf_counter() - start
+
+
+def _receive_without_loading(worker, plan) -> int:  # runs in the rollout actor
+    return worker.llm.collective_rpc("rlcore_receive_weights", args=(plan, False))[0]
+
+
 def measure(model_path: str, args: argparse.Namespace) -> dict:
     config = load_config(
         ROOT / "configs" / "demo_grpo.yaml",
@@ -102,6 +119,7 @@ def measure(model_path: str, args: argparse.Namespace) -> dict:
             del stats  # drops the buckets from the object store
             stats = runtime.collective.sync(learner, rollout, args.bucket_mb, config.model.dtype, rep + 1)
             timed["collective"] = stats.seconds
+            timed["collective_transport_only"] = transport_only(runtime, args.bucket_mb, config.model.dtype)
             if stats.bytes < nbytes:
                 raise RuntimeError(f"the collective sync moved {stats.bytes} bytes of {nbytes}")
             if rep == 0:
@@ -125,6 +143,7 @@ def measure(model_path: str, args: argparse.Namespace) -> dict:
         "first_collective_sync_seconds_with_group_build": build_seconds,
         "ratio_collective_over_local": medians["collective"] / medians["local_save_load"],
         "ratio_object_store_over_local": medians["object_store"] / medians["local_save_load"],
+        "ratio_transport_only_over_local": medians["collective_transport_only"] / medians["local_save_load"],
     }
 
 
