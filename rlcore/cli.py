@@ -75,6 +75,16 @@ def _main(argv: list[str]) -> int:
         action="store_true",
         help="show the workers' output and library warnings (<run_dir>/logs/run.log always has them)",
     )
+    job = commands.add_parser(
+        "submit",
+        help="submit `rlcore train CONFIG` as a Ray job with the working dir uploaded, and follow its log",
+        usage="rlcore submit [--address URL] [--working-dir DIR] [--no-wait] CONFIG [overrides ...]",
+    )
+    job.add_argument("config", metavar="CONFIG")
+    job.add_argument("overrides", nargs="*", help="optional dotted overrides, as for rlcore train")
+    job.add_argument("--address", help="the job API (default: $RAY_API_SERVER_ADDRESS or http://127.0.0.1:8265)")
+    job.add_argument("--working-dir", default=".", help="the folder uploaded for the job (default: this one)")
+    job.add_argument("--no-wait", action="store_true", help="return once submitted instead of following the log")
     show = commands.add_parser("config", help="print the resolved config (with defaults) and exit")
     show.add_argument("config", nargs="?")
     show.add_argument("overrides", nargs="*")
@@ -152,6 +162,14 @@ def _main(argv: list[str]) -> int:
         except HeadError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+    if args.command == "submit":
+        from rlcore.submit import submit
+
+        try:
+            return submit(args.config, args.overrides, args.address, args.working_dir, follow=not args.no_wait)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     if args.command == "build-model":
         from rlcore.world.tiny_model import main as build_model
 

@@ -131,6 +131,16 @@ def test_ray_job_submit_to_the_documented_head(tiny_model_path, tmp_path):
                 time.sleep(5)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "succeeded" in result.stdout
+        # The convenience: `rlcore submit` uploads the working dir (the project) and reports where the run went.
+        convenience = [sys.executable, "-m", "rlcore.cli", "submit", "--address", f"http://127.0.0.1:{dashboard_port}"]
+        convenience += ["configs/demo_grpo.yaml", *submit[submit.index("train") + 2 :]]
+        convenience = [arg.replace("run.name=job", "run.name=submitted") for arg in convenience]
+        convenience = [arg for arg in convenience if arg != "eval.every_steps=2"] + ["algorithm.steps=1"]
+        convenience += ["eval.every_steps=0", "eval.at_start=false"]
+        done = subprocess.run(convenience, env=token_env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert f"SUCCEEDED; run directory: {tmp_path / 'submitted'}" in done.stdout
+        assert (tmp_path / "submitted" / "checkpoints" / "step_1" / "model.safetensors").exists()
         assert submit_without_token(dashboard_port, None) == 401
         assert submit_without_token(dashboard_port, "not-the-token") in (401, 403)
     finally:
