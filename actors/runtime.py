@@ -16,6 +16,7 @@ from actors.rollout import RolloutWorker, mix_seed, rollout_env
 from rlcore.batch import Batch
 from rlcore.cluster import WorkerGroup, actor_env, init_ray
 from rlcore.config import RunConfig
+from rlcore.elastic import ScalePolicy, generation_share, grow, shrink, target_workers
 from rlcore.losses import Aggregation
 from rlcore.modeling import resolve_model_path
 from rlcore.packing import balanced_shards, sequence_lengths
@@ -80,6 +81,10 @@ class Runtime:
             else None
         )
         self.learner_moved, self.syncing = False, False  # trained since the last sync | inside sync_weights
+        rollout = config.rollout
+        self.scale_policy = ScalePolicy.from_config(rollout) if rollout.autoscale.enabled else None
+        self.steps_since_scale = rollout.autoscale.cooldown_steps + 1  # the first step may resize
+        self.rollout_workers = rollout.num_workers  # how many generated the last training rollout
         started = time.perf_counter()
         if "rollout" in roles:
             self._start_rollout("rollout", self.policy_path, on_restart=self._rollout_restarted)
@@ -180,6 +185,8 @@ class Runtime:
         prompts = prompts.with_columns(group=list(range(len(prompts))))
         seed = mix_seed(self.config.run.seed, self.step, self.generate_calls)  # one count for both generators
         self.generate_calls += 1
+        if role == "rollout":
+            self.rollout_workers = len(self.group(role))  # the batch is split over the workers there are now
         return self.group(role).call("generate", prompts, n=n, sampling=sampling, seed=seed)
 
     def reference_generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch:
@@ -280,6 +287,45 @@ class Runtime:
         return self.group("learner").broadcast(
             "weight_buckets", bucket_mb=self.config.weight_sync.bucket_mb, dtype=self.config.model.dtype
         )[0]
+
+    # ---- elastic rollout (rollout.autoscale) ------------------------------------------------------------------
+    @property
+    def autoscaling(self) -> bool:
+        return self.scale_policy is not None and "rollout" in self.groups
+
+    def autoscale(self, step_metrics: dict[str, float]) -> int:
+        """Between steps: resize the rollout group by the last step's generation share (rlcore.elastic's policy);
+        returns the worker count the next step will have."""
+        group = self.group("rollout")
+        if self.scale_policy is None:
+            return len(group)
+        self.steps_since_scale += 1
+        before = len(group)
+        target = target_workers(before, step_metrics, self.scale_policy, self.steps_since_scale)
+        share = f"generation took {100 * (generation_share(step_metrics) or 0):.0f}% of the step"
+        if target > before:
+            log.info("%s: adding %d rollout worker(s) to the %d there are", share, target - before, before)
+            grow(group, target - before, bring_up=self._rollout_added)
+        elif target < before:
+            log.info("%s: removing %d of the %d rollout workers", share, before - target, before)
+            self.restarts_reported -= sum(group.restarts[target:])  # reported already; they leave with the workers
+            shrink(group, before - target, self.scale_policy.min_workers)
+        if len(group) != before:
+            self.steps_since_scale = 0
+        return len(group)
+
+    def _rollout_added(self, rank: int) -> str:
+        """Bring a rollout worker added by `autoscale` (started from `policy_path`) to the current policy, as a
+        restarted one; where no copy of the last sync's weights was kept (cluster.max_worker_restarts: 0), from the
+        learner, which holds that policy between steps."""
+        if self.weight_refs or self.collective or "learner" not in self.groups:
+            return self._rollout_restarted(rank)
+        group, version = self.group("rollout"), self.policy_version
+        refs = self._collective_fallback_refs()
+        group.wait(
+            ["load_weights"], [group.actors[rank].load_weights.remote(bucket_refs=refs, version=version)], [rank]
+        )
+        return f"weights of policy version {version} sent"
 
     def restart_learner(self, policy_path: str | None) -> None:
         """Replace the learner group (after one of its ranks died) with a fresh one started from `policy_path` (a

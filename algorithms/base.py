@@ -265,7 +265,12 @@ class Algorithm(RunState, ABC):
                 self.mirror()
         metrics["workers/restarts"] = self.runtime.take_restarts() + self.unreported_restarts
         self.unreported_restarts = 0
+        if "rollout" in self.runtime.groups:
+            metrics["rollout/workers"] = float(self.runtime.rollout_workers)
         metrics.update(self.progress.advance(metrics))
+        if self.runtime.autoscaling and not final:  # counted in the next step's time, as time/scale_s
+            with self.phase("scale"):
+                self.runtime.autoscale(metrics)
         self.metrics_log.log(step, metrics)
 
     def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:

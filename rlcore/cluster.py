@@ -190,24 +190,30 @@ class WorkerGroup:
             placement=placement,
             tensor_parallel_size=tensor_parallel_size,
         )
-        self.placement_group = _reserve(name, plan, start_timeout_s)
-        remote_class: Any = ray.remote(actor_class)
+        self.placement_group = reserve_placement(name, plan, start_timeout_s)
+        self.remote_class: Any = ray.remote(actor_class)
+        self.env, self.init_kwargs = env or {}, init_kwargs or {}
+        # Per rank, the placement group holding it: workers added later (rlcore.elastic) come with their own.
+        self.rank_groups: list[PlacementGroup] = [self.placement_group] * num_workers
         self.actors: list[Any] = [
-            remote_class.options(
-                num_cpus=plan.actor_cpus,
-                num_gpus=plan.actor_gpus,
-                resources=plan.actor_resources or None,
-                scheduling_strategy=PlacementGroupSchedulingStrategy(
-                    self.placement_group, placement_group_bundle_index=plan.actor_bundles[rank]
-                ),
-                runtime_env={"env_vars": {**(env or {}), **plan.rank_env(rank)}},
-                max_concurrency=1,
-                max_restarts=max_restarts or 0,
-                max_task_retries=0,
-            ).remote(rank=rank, world_size=num_workers, **(init_kwargs or {}))
-            for rank in range(num_workers)
+            self.start_actor(rank, num_workers, self.placement_group, plan, rank) for rank in range(num_workers)
         ]
         self.wait(["ready"] * num_workers, [actor.ready.remote() for actor in self.actors], timeout=start_timeout_s)
+
+    def start_actor(self, rank: int, world_size: int, group: PlacementGroup, plan: GroupPlan, slot: int) -> Any:
+        """Start the actor of `rank` in the bundles of `plan`'s worker `slot` of the placement group `group`."""
+        return self.remote_class.options(
+            num_cpus=plan.actor_cpus,
+            num_gpus=plan.actor_gpus,
+            resources=plan.actor_resources or None,
+            scheduling_strategy=PlacementGroupSchedulingStrategy(
+                group, placement_group_bundle_index=plan.actor_bundles[slot]
+            ),
+            runtime_env={"env_vars": {**self.env, **plan.rank_env(slot)}},
+            max_concurrency=1,
+            max_restarts=self.max_restarts or 0,
+            max_task_retries=0,
+        ).remote(rank=rank, world_size=world_size, **self.init_kwargs)
 
     def __len__(self) -> int:
         return len(self.actors)
@@ -323,8 +329,9 @@ class WorkerGroup:
         for actor in self.actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor)
-        with contextlib.suppress(Exception):
-            remove_placement_group(self.placement_group)
+        for group in {group.id: group for group in [self.placement_group, *self.rank_groups]}.values():
+            with contextlib.suppress(Exception):
+                remove_placement_group(group)
 
 
 def _casualties(error: WorkerError, refs: dict[int, ray.ObjectRef]) -> list[tuple[int, str]] | None:
@@ -338,7 +345,7 @@ def _casualties(error: WorkerError, refs: dict[int, ray.ObjectRef]) -> list[tupl
     return None
 
 
-def _reserve(name: str, plan: GroupPlan, timeout_s: float) -> PlacementGroup:
+def reserve_placement(name: str, plan: GroupPlan, timeout_s: float) -> PlacementGroup:
     """The group's placement group, ready; a ClusterError at once when a local cluster can never hold it."""
     if _local_cluster and not could_ever_place(plan, nodes := ray.nodes()):  # no node will join: waiting cannot help
         constrained = plan.actor_resources or plan.label_selector

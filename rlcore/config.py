@@ -162,6 +162,39 @@ class DataSection(Section):
     shuffle: bool = Field(True, description="Shuffle the training prompts (seeded by run.seed); False = file order.")
 
 
+class AutoscaleSection(Section):
+    """Elastic rollout: between steps, one rollout worker is added when generation dominates the step time and one
+    removed when it does not (hysteresis: two thresholds, and a cooldown so that a change is measured first)."""
+
+    enabled: bool = Field(False, description="Resize the rollout group between steps; off: num_workers throughout.")
+    min_workers: int | None = Field(None, ge=1, description="Fewest rollout workers; null = rollout.num_workers.")
+    max_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Most rollout workers (Ray's autoscaler is asked for their room); null = num_workers.",
+    )
+    scale_up_share: float = Field(
+        0.6, gt=0, le=1, description="Add a worker when generation took more than this share of the step's time."
+    )
+    scale_down_share: float = Field(
+        0.3, ge=0, lt=1, description="Remove one when generation took less than this share (below scale_up_share)."
+    )
+    cooldown_steps: int = Field(1, ge=0, description="Steps after a resize before the next one (0: every step).")
+
+    @model_validator(mode="after")
+    def _ordered_shares(self) -> AutoscaleSection:
+        if self.scale_down_share >= self.scale_up_share:
+            raise ValueError(
+                f"rollout.autoscale.scale_down_share ({self.scale_down_share}) must be below scale_up_share "
+                f"({self.scale_up_share}): between them the worker count holds still"
+            )
+        return self
+
+    def bounds(self, num_workers: int) -> tuple[int, int]:
+        """(min_workers, max_workers) with their defaults resolved against rollout.num_workers."""
+        return self.min_workers or num_workers, self.max_workers or num_workers
+
+
 class RolloutSection(Section):
     num_workers: int = Field(1, ge=1, description="vLLM engines, one Ray actor each; prompts are split over them.")
     tensor_parallel_size: int = Field(
@@ -192,6 +225,20 @@ class RolloutSection(Section):
         "samples request by request and turns off its fast top-p/top-k sampler). Off: each generate call re-seeds "
         "the engine from (run.seed, step), which makes runs just as reproducible.",
     )
+    autoscale: AutoscaleSection = Field(
+        default_factory=AutoscaleSection,
+        description="Elastic rollout: add or remove rollout workers between steps by generation's share of the step.",
+    )
+
+    @model_validator(mode="after")
+    def _autoscale_bounds(self) -> RolloutSection:
+        low, high = self.autoscale.bounds(self.num_workers)
+        if not low <= self.num_workers <= high:
+            raise ValueError(
+                f"rollout.autoscale needs min_workers <= rollout.num_workers <= max_workers, got {low} <= "
+                f"{self.num_workers} <= {high}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_gpu_per_shard(self) -> RolloutSection:
