@@ -52,7 +52,10 @@ class WeightReceiver:
         from vllm.distributed.parallel_state import get_pp_group, get_tp_group
 
         if get_pp_group().world_size > 1:
-            raise NotImplementedError("the collective weight transport does not support pipeline-parallel engines")
+            raise ValueError(
+                "weight_sync.transport: collective reaches tensor-parallel engines only; this engine is pipeline-"
+                "parallel (started outside rlcore's rollout settings): use weight_sync.transport: object_store"
+            )
         if self._rlcore_group is not None:
             self._rlcore_group.close()
             self._rlcore_group = None

@@ -276,5 +276,16 @@ class Algorithm(RunState, ABC):
     def finish(self, first_eval: dict[str, float], last_eval: dict[str, float], seconds: float) -> dict[str, Any]:
         """Plots, the summary table on the terminal and summary.json."""
         return write_summary(
-            self.config, self.total_steps(), first_eval, last_eval, seconds, self.first_report, self.last_report
+            self.config,
+            self.total_steps(),
+            first_eval,
+            last_eval,
+            seconds,
+            self.first_report,
+            self.last_report,
+            metric_changes=self.metric_changes(first_eval, last_eval),
         )
+
+    def metric_changes(self, first_eval: dict[str, float], last_eval: dict[str, float]) -> dict[str, dict[str, Any]]:
+        """Changes of scores without per-question grades, kept in summary.json beside the accuracy changes."""
+        return {}

@@ -24,7 +24,7 @@ from actors.translation_engine import GeneratorTranslationEngine
 from algorithms.base import ALGORITHMS
 from algorithms.dpo_iterations import DPOIterations
 from algorithms.pairs import BuildResult
-from algorithms.run_summary import score_changes, write_summary
+from algorithms.run_summary import score_changes
 from algorithms.trans_zero_config import TransZeroConfig
 from algorithms.trans_zero_data import (
     Direction,
@@ -158,16 +158,10 @@ class TransZero(DPOIterations):
         if rows:
             print(f"{self.config.run.name}: held-out translation scores (0-100), {self.num_rounds()} rounds")
             summary_table("", ["metric/direction", "initial", "final", "change"], rows)
-        return write_summary(
-            self.config,
-            self.total_steps(),
-            first_eval,
-            last_eval,
-            seconds,
-            self.first_report,
-            self.last_report,
-            metric_changes=score_changes(first_eval, last_eval, SCORES),
-        )
+        return super().finish(first_eval, last_eval, seconds)
+
+    def metric_changes(self, first_eval: dict[str, float], last_eval: dict[str, float]) -> dict[str, dict[str, Any]]:
+        return score_changes(first_eval, last_eval, SCORES)  # chrF, BLEU and QE per direction, for run.seeds
 
 
 def mean_quality_estimates(scores: dict[Direction, list[float]]) -> dict[str, float]:
