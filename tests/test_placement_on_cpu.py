@@ -105,8 +105,13 @@ def drive(address: str, nodes: int) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.integration
-def test_each_role_lands_on_the_nodes_its_placement_names():
+# A simulated node's raylet can die at start-up when its runtime-env agent fails to come up (a port taken between
+# free_port() and `ray start` on a loaded machine): an accident of the simulation, so the cluster is built again once.
+AGENT_FAILED = "The raylet exited immediately because one Ray agent failed"
+
+
+def placed_on_a_fresh_cluster() -> dict[str, Any]:
+    """Start the three nodes and run the driver; its report, or the failure with every node's log."""
     cluster = LocalCluster()
     try:
         cluster.head(num_cpus=1, labels={"rlcore/pool": "head"})
@@ -116,9 +121,19 @@ def test_each_role_lands_on_the_nodes_its_placement_names():
         command = [sys.executable, "-m", "tests.test_placement_on_cpu", cluster.address, "3"]
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=150)
         assert done.returncode == 0, f"{done.stderr[-3000:]}\n{cluster.logs()}"
-        report = json.loads(done.stdout.strip().splitlines()[-1])
+        return json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         cluster.stop()
+
+
+@pytest.mark.integration
+def test_each_role_lands_on_the_nodes_its_placement_names():
+    try:
+        report = placed_on_a_fresh_cluster()
+    except AssertionError as error:
+        if AGENT_FAILED not in str(error):
+            raise
+        report = placed_on_a_fresh_cluster()
     pool = {node_id: node["Labels"]["rlcore/pool"] for node_id, node in report["nodes"].items()}
     assert sorted(pool.values()) == ["head", "rollout", "train"]
     assert {node["NodeManagerAddress"] for node in report["nodes"].values()} == {"127.0.0.1"}  # loopback only
