@@ -9,12 +9,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ray.util.placement_group import remove_placement_group
+
 from actors.learner import LearnerWorker
 from actors.reference import ReferenceWorker
 from actors.reward import RewardWorker
 from actors.rollout import RolloutWorker, mix_seed, rollout_env
 from rlcore.batch import Batch
-from rlcore.cluster import WorkerGroup, actor_env, init_ray
+from rlcore.cluster import WorkerGroup, actor_env, init_ray, reserve_placement
+from rlcore.colocation import colocated_plan
 from rlcore.config import RunConfig
 from rlcore.elastic import ScalePolicy, generation_share, grow, shrink, target_workers
 from rlcore.losses import Aggregation
@@ -64,7 +67,16 @@ class Runtime:
         self.config = config
         self.base_model_path = resolve_model_path(config.model.path)  # fail before starting anything
         reference_path = resolve_model_path(config.reference.model_path or config.model.path)
+        reference = config.reference.enabled or (config.reference.enabled is None and need_reference)
+        starts = [role for role in roles if role != "reference" or reference]
+        self.colocated = colocated_plan(config, starts)  # a ConfigError before anything starts
         init_ray(config.cluster)
+        # Colocated roles start on one placement group the runtime owns (their groups only use it).
+        self.shared_placement = (
+            reserve_placement(self.colocated.name, self.colocated.shared, config.cluster.start_timeout_s)
+            if self.colocated
+            else None
+        )
         self.policy_path = policy_path or self.base_model_path
         self.policy_version = 0
         self.step, self.generate_calls = 0, 0  # which sampling seed the next generate call gets (begin_step)
@@ -92,7 +104,7 @@ class Runtime:
             self._start_rollout("reference_rollout", reference_path)
         if "learner" in roles:
             self._start_learner()
-        if "reference" in roles and (config.reference.enabled or (config.reference.enabled is None and need_reference)):
+        if "reference" in starts:
             self._group(
                 "reference",
                 ReferenceWorker,
@@ -109,6 +121,8 @@ class Runtime:
             self._group("reward", RewardWorker, config.reward, reward_env, reward=config.reward.model_dump())
         self.startup_seconds = time.perf_counter() - started
         log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
+        if self.colocated:
+            log.info("colocated: %s share the bundles %s", self.colocated.name, self.colocated.shared.bundles)
 
     def _start_rollout(self, name: str, model_path: str, on_restart: Callable[[int], str | None] | None = None) -> None:
         rollout, model = self.config.rollout, self.config.model  # vLLM workers of `model_path`, rollout's settings
@@ -153,6 +167,7 @@ class Runtime:
         **init_kwargs: Any,
     ) -> None:
         cluster = self.config.cluster
+        colocated = self.colocated.roles.get(name) if self.colocated else None
         group = WorkerGroup(
             name,
             actor_class,
@@ -165,6 +180,7 @@ class Runtime:
             uses=CALLS[name],
             max_restarts=None if name == "learner" else cluster.max_worker_restarts,  # learner: restart_learner
             on_restart=on_restart,
+            shared=(self.shared_placement, colocated) if self.shared_placement and colocated else None,
         )
         self.groups[name] = group
 
@@ -367,6 +383,9 @@ class Runtime:
         for group in reversed(list(self.groups.values())):
             group.shutdown()
         self.groups.clear()
+        if self.shared_placement:
+            remove_placement_group(self.shared_placement)
+            self.shared_placement = None
 
 
 def placement_options(config: RunConfig, role: str, section: Any) -> dict[str, Any]:

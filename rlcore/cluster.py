@@ -171,7 +171,10 @@ class WorkerGroup:
         uses: Sequence[str] = (),
         max_restarts: int | None = None,
         on_restart: Callable[[int], str | None] | None = None,
+        shared: tuple[PlacementGroup, GroupPlan] | None = None,
     ):
+        """`shared`: start on this placement group, with this plan of it, instead of reserving one (colocated roles'
+        shared group, rlcore.colocation): the caller reserved it and removes it; the sizes and placement are unused."""
         self.name = name
         self.max_restarts = max_restarts
         self.on_restart = on_restart  # returns what it did, for the log line
@@ -181,16 +184,21 @@ class WorkerGroup:
         for method in uses:
             self._check(method)
         self.call_timeout_s = call_timeout_s
-        # A tensor-parallel engine's actor takes a CPU bundle, its GPU workers one-GPU bundles (rank_env says which).
-        self.plan = plan = plan_group(
-            num_workers,
-            num_cpus,
-            num_gpus,
-            strategy=strategy,
-            placement=placement,
-            tensor_parallel_size=tensor_parallel_size,
-        )
-        self.placement_group = reserve_placement(name, plan, start_timeout_s)
+        self.owns_placement = shared is None
+        if shared is None:
+            # A tensor-parallel engine's actor takes a CPU bundle, its GPU workers one-GPU bundles (rank_env says
+            # which).
+            plan = plan_group(
+                num_workers,
+                num_cpus,
+                num_gpus,
+                strategy=strategy,
+                placement=placement,
+                tensor_parallel_size=tensor_parallel_size,
+            )
+            shared = (reserve_placement(name, plan, start_timeout_s), plan)
+        self.placement_group, self.plan = shared
+        plan = self.plan
         self.remote_class: Any = ray.remote(actor_class)
         self.env, self.init_kwargs = env or {}, init_kwargs or {}
         # Per rank, the placement group holding it: workers added later (rlcore.elastic) come with their own.
@@ -329,7 +337,10 @@ class WorkerGroup:
         for actor in self.actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor)
-        for group in {group.id: group for group in [self.placement_group, *self.rank_groups]}.values():
+        groups = {group.id: group for group in [self.placement_group, *self.rank_groups]}
+        if not self.owns_placement:  # a shared group outlives this one (e.g. a learner group restarted on it)
+            groups.pop(self.placement_group.id)
+        for group in groups.values():
             with contextlib.suppress(Exception):
                 remove_placement_group(group)
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Strategy = Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
+Colocatable = Literal["learner", "reference", "rollout", "reward"]
+COLOCATED_BY_DEFAULT: tuple[Colocatable, ...] = ("learner", "reference", "rollout")  # verl's actor/rollout/ref pool
 # vLLM's Ray executors (RayExecutorV2 and RayDistributedExecutor) put the engine's GPU workers on these bundles of
 # the placement group the engine's actor runs in; without it they take the first GPU bundles, the same for every
 # engine of a shared group.
@@ -70,6 +72,25 @@ class PlacementSection(_Strict):
     reference_rollout: RolePlacement | None = Field(
         None, description="Where an algorithm's reference vLLM engines go; null = as rollout."
     )
+    mode: Literal["separate", "colocated"] = Field(
+        "separate",
+        description="`separate`: each role's workers on a placement group of their own. `colocated`: rank i of every "
+        "role in `colocate` runs on bundle i of one shared placement group whose bundles hold what those ranks ask "
+        "for together (CPUs summed; on GPUs one GPU per bundle, each role asking a fraction of it by its num_gpus, "
+        "as in verl's shared resource pool or OpenRLHF's --colocate_all_models).",
+    )
+    colocate: list[Colocatable] = Field(
+        default_factory=lambda: list(COLOCATED_BY_DEFAULT),
+        description="The roles that share bundles when mode is `colocated`; their num_workers must be equal (a role "
+        "the run does not start, e.g. a reference without KL, is left out).",
+    )
+
+    @field_validator("colocate")
+    @classmethod
+    def _two_distinct_roles(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value) or len(value) < 2:
+            raise ValueError(f"needs two or more distinct roles, got {value}")
+        return value
 
     def of(self, role: str) -> RolePlacement:
         """The placement of `role`; a role without its own entry goes anywhere."""
