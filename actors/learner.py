@@ -88,6 +88,7 @@ class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weigh
         "weight_buckets",
         "save_checkpoint",
         "load_training_state",
+        "offload_states",
     )
 
     def __init__(
@@ -108,6 +109,7 @@ class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weigh
         self.total_optimizer_steps = total_optimizer_steps
         self._engine: DeepSpeedEngine | None = None
         self._store_socket: socket.socket | None = None
+        self.offloaded = False  # learner.offload_during_generation: the optimizer's GPU state is in CPU memory
 
     @property
     def engine(self) -> DeepSpeedEngine:
@@ -221,6 +223,7 @@ class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weigh
                 f"pair losses need an even learner.micro_batch_size (a pair's two rows train together); "
                 f"got {self.cfg.micro_batch_size}"
             )
+        self._resident()
         self.engine.train()
         totals: dict[str, float] = defaultdict(float)  # sums over this rank's tokens/rows; weights: their counts
         weights: dict[str, float] = defaultdict(float)
@@ -299,6 +302,25 @@ class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weigh
             else None
         )
 
+    # ---- GPU memory shared with colocated engines (learner.offload_during_generation; GPUs only) ---------------
+    def offload_states(self) -> None:
+        """Move the optimizer's GPU state to CPU memory while the colocated engines generate. The 16-bit weights stay:
+        log-probs and the weight sync read them, so only an update (or a checkpoint of it) calls `_resident` first."""
+        from deepspeed.runtime.zero.offload_config import OffloadDeviceEnum, OffloadStateTypeEnum
+
+        if self.offloaded:
+            return
+        kept = {OffloadStateTypeEnum.lp_params}
+        states = [state for state in OffloadStateTypeEnum if state not in kept]
+        self.engine.offload_states(include=states, device=OffloadDeviceEnum.cpu, pin_memory=True)
+        self.offloaded = True
+
+    def _resident(self) -> None:
+        """Bring offloaded optimizer state back to the GPU before it is used."""
+        if self.offloaded:
+            self.engine.reload_states()
+            self.offloaded = False
+
     # ---- weights and checkpoints ------------------------------------------------------------------------------
     def weight_buckets(self, bucket_mb: float, dtype: str) -> list[ray.ObjectRef]:
         """Full weights in size-bounded serialized buckets, put in the object store by rank 0 (all ranks join)."""
@@ -307,6 +329,7 @@ class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weigh
     def save_checkpoint(self, directory: str, tokenizer_path: str, save_optimizer: bool = True) -> None:
         """HF-format policy (rank 0) plus this rank's optimizer, scheduler and RNG state, all without pickle."""
         path = Path(directory)
+        self._resident()  # the optimizer state is saved from where it trains
         state_dict = self.bucketer.full_state_dict()
         if self.rank == 0:
             from transformers import AutoTokenizer
@@ -334,6 +357,7 @@ class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weigh
         if not path.with_suffix(".json").exists():
             return False
         state = load_state(path)
+        self._resident()
         if state["world_size"] != self.world_size or state["zero_stage"] != self.cfg.zero_stage:
             raise ValueError(
                 f"{directory} was saved with {state['world_size']} learner ranks and ZeRO-"

@@ -25,7 +25,7 @@ def rollout_env(cfg: RolloutSection) -> dict[str, str]:
 
 
 class RolloutWorker(Worker):
-    remote_methods = ("generate", "load_weights", "set_policy_version", *ENGINE_CALLS)
+    remote_methods = ("generate", "load_weights", "set_policy_version", "sleep", "wake_up", *ENGINE_CALLS)
 
     def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, dtype: ModelDtype, seed: int):
         super().__init__(rank, world_size)
@@ -34,6 +34,8 @@ class RolloutWorker(Worker):
         self.cfg = RolloutSection(**rollout)
         self.on_gpu = on_gpu = self.cfg.num_gpus > 0
         options: dict[str, Any] = {"gpu_memory_utilization": self.cfg.gpu_memory_utilization} if on_gpu else {}
+        if self.cfg.sleep_level:  # GPUs only (the config refuses it on CPU): the runtime sleeps it during training
+            options["enable_sleep_mode"] = True
         if self.cfg.tensor_parallel_size > 1:
             # GPUs: the shards run as Ray actors on the one-GPU bundles the worker group reserved beside this actor's
             # (named in VLLM_RAY_BUNDLE_INDICES); this actor holds no GPU, so vLLM's own processes could not use them.
@@ -55,6 +57,7 @@ class RolloutWorker(Worker):
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.policy_version = 0
+        self.asleep: set[str] = set()  # the engine's memory now freed: "weights", "kv_cache"
 
     def sampling_params(self, n: int, seed: int | None, overrides: dict[str, Any] | None):
         from vllm import SamplingParams
@@ -154,6 +157,21 @@ class RolloutWorker(Worker):
         self.policy_version = version
         self.restarted = False
         return loaded
+
+    def sleep(self) -> None:
+        """Free the engine's GPU memory (rollout.sleep_level) while colocated roles use the GPU; vLLM clears the
+        prefix cache, whose KV blocks go with it."""
+        self.wake_up()  # a half-awake engine (weights woken for a sync) sleeps whole
+        self.llm.sleep(level=self.cfg.sleep_level)
+        self.asleep = {"weights", "kv_cache"}
+
+    def wake_up(self, tags: list[str] | None = None) -> None:
+        """Give back the memory of `tags` (None: all); "weights" alone before a weight sync, so the KV cache stays
+        free until the engine generates. A level-2 sleep's weights come back as garbage for the sync to overwrite."""
+        waking = self.asleep if tags is None else self.asleep & set(tags)
+        if waking:
+            self.llm.wake_up(tags=sorted(waking))
+            self.asleep -= waking
 
     def set_policy_version(self, version: int) -> None:
         """After a resume (or a restart before any sync): the engine was started from this policy version."""

