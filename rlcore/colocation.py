@@ -57,6 +57,13 @@ def colocated_plan(config: RunConfig, roles: Iterable[str]) -> ColocatedPlan | N
             "bundles cannot follow: turn off rollout.autoscale.enabled or use cluster.placement.mode separate"
         )
     shapes: dict[str, RoleShape] = {role: role_shape(config, role) for role in started}
+    on_gpus = {role for role, shape in shapes.items() if shape.num_gpus}
+    if {"learner", "rollout"} <= on_gpus and config.weight_sync.transport == "collective":
+        raise ConfigError(
+            "weight_sync.transport collective: learner rank 0 and the engine colocated with it share one GPU, and "
+            "NCCL joins no two ranks on one GPU (CUDA IPC for colocated engines is not built); use "
+            "weight_sync.transport object_store or cluster.placement.mode separate"
+        )
     try:
         return plan_colocated(shapes, placement, config.cluster.placement_strategy)
     except ValueError as error:

@@ -132,6 +132,7 @@ GPU_COLOCATED = [
             r"zero_stage 1-3 \(got 0\)",
         ),
         (["rollout.num_gpus=1", "rollout.sleep_level=1"], r"needs cluster.placement.mode colocated with rollout"),
+        ([*GPU_COLOCATED, "weight_sync.transport=collective"], r"NCCL joins no two ranks on one GPU"),
         (
             [
                 *GPU_COLOCATED,
@@ -151,3 +152,5 @@ def test_gpu_only_settings_are_refused_where_they_cannot_work(overrides, message
 def test_gpu_sharing_settings_validate_on_a_colocated_gpu_config():
     ok = load_config(None, [*GPU_COLOCATED, "rollout.sleep_level=2", "learner.offload_during_generation=true"])
     assert colocated_plan(ok, ["rollout", "learner"]).shared.bundles == [{"CPU": 2.0, "GPU": 1.0}]
+    on_cpu = load_config(None, [COLOCATED, "weight_sync.transport=collective"])  # gloo: any number of ranks a core
+    assert colocated_plan(on_cpu, ["rollout", "learner"]) is not None
