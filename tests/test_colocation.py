@@ -8,6 +8,7 @@ import pytest
 from rlcore.colocation import RoleShape, colocated_plan, plan_colocated, role_shape
 from rlcore.config import ConfigError, load_config
 from rlcore.placement import PlacementSection, RolePlacement
+from tests.conftest import ROOT
 
 COLOCATED = "cluster.placement.mode=colocated"
 
@@ -154,3 +155,11 @@ def test_gpu_sharing_settings_validate_on_a_colocated_gpu_config():
     assert colocated_plan(ok, ["rollout", "learner"]).shared.bundles == [{"CPU": 2.0, "GPU": 1.0}]
     on_cpu = load_config(None, [COLOCATED, "weight_sync.transport=collective"])  # gloo: any number of ranks a core
     assert colocated_plan(on_cpu, ["rollout", "learner"]) is not None
+
+
+def test_the_colocated_gpu_recipe_shares_each_of_its_16_gpus_three_ways():
+    config = load_config(ROOT / "configs" / "qwen2.5_7b_grpo_2x8gpu_colocated.yaml")
+    plan = colocated_plan(config, ["rollout", "learner", "reference", "reward"])
+    assert plan is not None and plan.name == "learner+reference+rollout"
+    assert plan.shared.bundles == [{"CPU": 5.0, "GPU": 1.0}] * 16
+    assert sum(role.actor_gpus for role in plan.roles.values()) == pytest.approx(1.0)
