@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ray.util.placement_group import remove_placement_group
 
 from actors.gpu_sharing import GpuSharing
@@ -24,6 +26,7 @@ from rlcore.elastic import ScalePolicy, generation_share, grow, shrink, target_w
 from rlcore.losses import Aggregation
 from rlcore.modeling import resolve_model_path
 from rlcore.packing import balanced_shards, sequence_lengths
+from rlcore.rollout_ahead import RolloutAhead
 from rlcore.weight_sync import ENGINE_CALLS, SOURCE_CALLS, CollectiveSync, sync_weights
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,7 @@ class Runtime:
         self.scale_policy = ScalePolicy.from_config(rollout) if rollout.autoscale.enabled else None
         self.steps_since_scale = rollout.autoscale.cooldown_steps + 1  # the first step may resize
         self.rollout_workers = rollout.num_workers  # how many generated the last training rollout
+        self.ahead = RolloutAhead(rollout.async_steps) if rollout.async_steps else None  # generations in flight
         started = time.perf_counter()
         if "rollout" in roles:
             self._start_rollout("rollout", self.policy_path, on_restart=self._rollout_restarted)
@@ -201,14 +205,53 @@ class Runtime:
         return self._generate("rollout", prompts, n, sampling)
 
     def _generate(self, role: str, prompts: Batch, n: int, sampling: dict[str, Any] | None) -> Batch:
-        if role == "rollout":
-            self.gpu.for_generation(refill=self._refill_engines)
-        prompts = prompts.with_columns(group=list(range(len(prompts))))
         seed = mix_seed(self.config.run.seed, self.step, self.generate_calls)  # one count for both generators
         self.generate_calls += 1
+        return self._generation(role, prompts, n, sampling, seed)()
+
+    def _generation(
+        self, role: str, prompts: Batch, n: int, sampling: dict[str, Any] | None, seed: int
+    ) -> Callable[[], Batch]:
+        """The generate call of `prompts` on the `role` workers, ready to run (here or in the background)."""
         if role == "rollout":
+            self.gpu.for_generation(refill=self._refill_engines)
             self.rollout_workers = len(self.group(role))  # the batch is split over the workers there are now
-        return self.group(role).call("generate", prompts, n=n, sampling=sampling, seed=seed)
+        prompts = prompts.with_columns(group=list(range(len(prompts))))
+        return partial(self.group(role).call, "generate", prompts, n=n, sampling=sampling, seed=seed)
+
+    def rollout(
+        self, step: int, prompts: Callable[[int], Batch], n: int, last_step: int, position: Callable[[], Any]
+    ) -> Batch:
+        """The samples of training step `step`: n per prompt of `prompts(step)`, with tensors `policy_version` (of
+        the policy that generated each) and `staleness` (versions behind the learner's now). rollout.async_steps 0:
+        generated now, exactly as `generate`. k > 0: started while an earlier step trained (its call seeded as the
+        step's first generate call), after starting the steps up to k ahead (not past `last_step`); `position()` is
+        where the prompt source stands before a step's prompts are drawn, kept for checkpoints (`resume_position`)."""
+        if self.ahead is None:
+            samples = self.generate(prompts(step), n)
+        else:
+
+            def start(ahead: int) -> Callable[[], Batch]:
+                seed = mix_seed(self.config.run.seed, ahead, 0)
+                return self._generation("rollout", prompts(ahead), n, None, seed)
+
+            samples = self.ahead.take(step, last_step, start, position)
+            self.generate_calls = max(self.generate_calls, 1)  # the step's first call was the one started ahead
+        version = int(samples.meta.get("policy_version", 0))
+        staleness = self.policy_version - version
+        if not 0 <= staleness <= self.config.rollout.async_steps:  # the pipeline's invariant, checked every step
+            raise RuntimeError(
+                f"step {step}'s samples come from policy version {version} and the learner is at "
+                f"{self.policy_version}: {staleness} versions, outside 0..rollout.async_steps"
+            )
+        return samples.with_tensors(
+            policy_version=np.full(len(samples), version), staleness=np.full(len(samples), staleness)
+        )
+
+    def resume_position(self, current: Any) -> Any:
+        """Where a checkpoint's prompt source resumes: before the prompts of steps started but not yet trained (a
+        resume starts their generation again, with the checkpoint's policy); `current` without async rollout."""
+        return self.ahead.position(current) if self.ahead else current
 
     def reference_generate(self, prompts: Batch, n: int, sampling: dict[str, Any] | None = None) -> Batch:
         """`generate` with the frozen reference model (the reference_rollout workers an algorithm asked for)."""
@@ -269,6 +312,10 @@ class Runtime:
     def sync_weights(self, new_version: bool = True) -> dict[str, float]:
         """Push the learner's weights to every rollout worker; the new policy version is one higher (the same with
         `new_version` off: after the learner group restarted from a checkpoint)."""
+        waited = time.perf_counter()
+        if self.ahead:  # the engines take the new weights after the generations already started, not amid them
+            self.ahead.wait_all()
+        waited = time.perf_counter() - waited
         self.policy_version += int(new_version)
         push = self.collective.sync if self.collective else sync_weights
         self.gpu.for_sync()
@@ -287,7 +334,7 @@ class Runtime:
         self.gpu.synced()
         if self.group("rollout").max_restarts:  # kept (one copy of the weights) for a rollout worker Ray restarts
             self.weight_refs = stats.bucket_refs  # none with the collective transport: see _rollout_restarted
-        return stats.metrics()
+        return stats.metrics() | ({"sync/rollout_wait_s": waited} if self.ahead else {})
 
     def _refill_engines(self) -> None:
         """After a level-2 sleep without a sync since: the learner's weights, if they still are the engines' policy."""
@@ -365,6 +412,8 @@ class Runtime:
     def restart_learner(self, policy_path: str | None) -> None:
         """Replace the learner group (after one of its ranks died) with a fresh one started from `policy_path` (a
         checkpoint; None: the base model). The caller restores its training state and pushes its weights."""
+        if self.ahead:  # generated by a policy the restart discards, from prompts the sampler will draw again
+            self.ahead.discard()
         self.groups.pop("learner").shutdown()
         self.weight_refs = []  # held by the dead group's rank 0: gone with it
         self.policy_path = policy_path or self.base_model_path
@@ -399,6 +448,8 @@ class Runtime:
         return self.groups[role]
 
     def shutdown(self) -> None:
+        if self.ahead:
+            self.ahead.close()
         for group in reversed(list(self.groups.values())):
             group.shutdown()
         self.groups.clear()

@@ -10,6 +10,7 @@ import logging
 import shutil
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -18,6 +19,7 @@ from actors.runtime import ROLES, Runtime
 from algorithms.checkpoint_eval import evaluate_checkpoint
 from algorithms.run_state import RunState
 from algorithms.run_summary import load_eval_report, save_eval_report, write_summary
+from rlcore.batch import Batch
 from rlcore.chat import PromptFormatter
 from rlcore.checkpoint import CheckpointManager
 from rlcore.cluster import WorkerDied, WorkerError
@@ -46,11 +48,22 @@ class Algorithm(RunState, ABC):
     phases: ClassVar[tuple[str, ...]] = ("generate", "reward", "reference", "train", "sync")
     evaluate_each_round: ClassVar[bool] = False  # evaluate and checkpoint at the end of every round
     roles: ClassVar[tuple[str, ...]] = ROLES  # the worker groups a run starts (SFT: the learner only)
+    async_rollout: ClassVar[bool] = False  # its steps take their samples from `rollout` (rollout.async_steps)
 
     def __init__(self, config: RunConfig):
         super().__init__()
         if not isinstance(config.algorithm, self.Config):  # e.g. a config made for another algorithm
             raise ConfigError(f"{type(self).__name__} needs a {self.Config.__name__}: {config.algorithm!r}")
+        if config.rollout.async_steps and not self.async_rollout:
+            raise ConfigError(
+                f"rollout.async_steps: {type(self).__name__} generates with the current policy only; set "
+                f"rollout.async_steps: 0 (asynchronous rollout is for GRPO and the algorithms built on it)"
+            )
+        if config.rollout.async_steps and config.learner.offload_during_generation:
+            raise ConfigError(
+                "rollout.async_steps > 0 and learner.offload_during_generation cannot be combined: the learner "
+                "trains while the engines generate; turn one of them off"
+            )
         self.config = config
         self.cfg = config.algorithm
         self.run_dir = config.run_dir
@@ -91,6 +104,12 @@ class Algorithm(RunState, ABC):
     @abstractmethod
     def step(self, step: int) -> dict[str, float]:
         """One training step; returns its metrics."""
+
+    def rollout(self, step: int, prompts: Callable[[int], Batch], n: int) -> Batch:
+        """Step `step`'s samples, n per prompt of `prompts(step)` (drawn from the sampler in step order): generated
+        now, or with rollout.async_steps started up to that many steps earlier while the learner trained."""
+        last_step = self.round_steps.stop - 1
+        return self.runtime.rollout(step, prompts, n, last_step=last_step, position=self.sampler.state)
 
     def load_data(self) -> None:
         """Training and held-out rows, each with the `prompt_ids` every worker uses (rlcore.chat formats them)."""
@@ -261,7 +280,8 @@ class Algorithm(RunState, ABC):
             metrics.update(self.last_eval)
         if round_end or (every_ckpt and step % every_ckpt == 0) or (final and self.config.checkpoint.save_final):
             with self.phase("checkpoint"):
-                self.checkpoints.save(step, self.runtime, self.sampler)
+                sampler_state = self.runtime.resume_position(self.sampler.state())  # not past prompts in flight
+                self.checkpoints.save(step, self.runtime, self.sampler, sampler_state)
                 self.mirror()
         metrics["workers/restarts"] = self.runtime.take_restarts() + self.unreported_restarts
         self.unreported_restarts = 0

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from algorithms.base import ALGORITHMS, Algorithm, AlgorithmConfig
 from rlcore.advantages import ADVANTAGES, grpo_advantages
-from rlcore.batch import rows_to_batch
+from rlcore.batch import Batch, rows_to_batch
 from rlcore.config import ConfigError, RunConfig
 
 
@@ -32,6 +32,12 @@ class GRPOConfig(AlgorithmConfig):
     )
     mini_batches: int = Field(1, ge=1, description="Optimizer steps per training step.")
     epochs: int = Field(1, ge=1, description="Passes over each step's samples.")
+    is_truncation: float = Field(
+        2.0,
+        gt=0,
+        description="C of the truncated importance weight min(π_old/π_behaviour, C) on each token's term when "
+        "rollout.async_steps > 0 (samples from an older policy); unused on-policy.",
+    )
 
     def validate_sizes(self, run: RunConfig) -> None:
         """A step's samples (prompts × group) must split evenly over the learner ranks and the mini-batches."""
@@ -48,6 +54,7 @@ class GRPOConfig(AlgorithmConfig):
 class GRPO(Algorithm):
     Config = GRPOConfig
     cfg: GRPOConfig
+    async_rollout = True
 
     def needs_reference(self) -> bool:
         return self.cfg.kl_coef > 0
@@ -57,9 +64,8 @@ class GRPO(Algorithm):
 
     def step(self, step: int) -> dict[str, float]:
         cfg, rt = self.cfg, self.runtime
-        prompts = rows_to_batch(self.sampler.next_batch(cfg.prompts_per_step), seed=self.sample_seed(step))
-        with self.phase("generate"):
-            samples = rt.generate(prompts, n=cfg.group_size)
+        with self.phase("generate"):  # rollout.async_steps > 0: generated while earlier steps trained
+            samples = self.rollout(step, self.step_prompts, n=cfg.group_size)
         with self.phase("reward"):
             samples = rt.score(samples)
         # π, π_old and π_ref are all the distributions sampled from: logits / rollout.temperature (as verl and TRL).
@@ -67,7 +73,7 @@ class GRPO(Algorithm):
         if self.needs_reference():
             with self.phase("reference"):
                 samples = rt.reference_logprobs(samples, temperature=temperature)
-        if cfg.mini_batches > 1 or cfg.epochs > 1:  # off-policy after the first update: keep π_old
+        if cfg.mini_batches > 1 or cfg.epochs > 1:  # off-policy after the first update: keep π_old (else π_old = π)
             with self.phase("reference"):
                 samples = rt.policy_logprobs(samples, temperature=temperature)
         samples = samples.with_tensors(advantages=self.advantages(samples))
@@ -85,6 +91,10 @@ class GRPO(Algorithm):
             sync = rt.sync_weights()
         return {**self.sample_metrics(samples), **{f"train/{k}": v for k, v in train.items()}, **sync}
 
+    def step_prompts(self, step: int) -> Batch:
+        """The prompts of `step`, each with its sampling seed."""
+        return rows_to_batch(self.sampler.next_batch(self.cfg.prompts_per_step), seed=self.sample_seed(step))
+
     def sample_metrics(self, samples) -> dict[str, float]:
         """Metrics of one step's scored samples (subclasses add their own)."""
         return rollout_metrics(samples)
@@ -99,12 +109,15 @@ class GRPO(Algorithm):
         return ADVANTAGES.get(self.cfg.advantage)(samples["rewards"], groups)
 
     def loss_params(self) -> dict:
-        return {
+        params = {
             "clip_low": self.cfg.clip_low,
             "clip_high": self.cfg.clip_high,
             "kl_coef": self.cfg.kl_coef,
             "kl_estimator": self.cfg.kl_estimator,
         }
+        if self.config.rollout.async_steps:  # samples of an older policy: weight by min(π_old/π_behaviour, C)
+            params["is_truncation"] = self.cfg.is_truncation
+        return params
 
 
 def rollout_metrics(samples) -> dict[str, float]:
@@ -126,6 +139,11 @@ def rollout_metrics(samples) -> dict[str, float]:
         "rollout/tokens": float(lengths.sum()),
         "rollout/policy_version": float(samples.meta.get("policy_version", 0)),
     }
+    if "staleness" in samples:  # policy versions between the samples' generator and the learner they train
+        metrics |= {
+            "rollout/staleness_mean": float(samples["staleness"].mean()),
+            "rollout/staleness_max": float(samples["staleness"].max()),
+        }
     # The parts of a combined reward (unweighted means), as the reward workers return them.
     metrics |= {key: float(samples[key].mean()) for key in samples.tensors if key.startswith("reward/")}
     languages = np.asarray(samples["language"])

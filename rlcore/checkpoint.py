@@ -93,12 +93,14 @@ class CheckpointManager:
             raise NoValidCheckpoint(f"no valid checkpoint in {self.root}: " + "; ".join(skipped))
         return None
 
-    def save(self, step: int, runtime: Any, sampler: Any) -> Path:
-        """Checkpoint `step`: the runtime's policy and training state, the sampler's position, the policy version."""
+    def save(self, step: int, runtime: Any, sampler: Any, sampler_state: dict[str, Any] | None = None) -> Path:
+        """Checkpoint `step`: the runtime's policy and training state, the sampler's position (`sampler_state` when
+        given: where a resume draws again), the policy version."""
         self.remove_leftovers()
         staging = self.root / f"step_{step}.tmp-{os.getpid()}"
         runtime.save_checkpoint(staging)
-        return self.finish(step, staging, {"sampler": sampler.state(), "policy_version": runtime.policy_version})
+        position = sampler.state() if sampler_state is None else sampler_state
+        return self.finish(step, staging, {"sampler": position, "policy_version": runtime.policy_version})
 
     def finish(self, step: int, staging: Path, trainer_state: dict[str, Any]) -> Path:
         """Complete the checkpoint written into `staging`: trainer state, manifest, rename to step_N, prune."""

@@ -235,6 +235,13 @@ class RolloutSection(Section):
         "while the colocated learner and reference work and wakes to generate. 1: weights kept in CPU memory, KV "
         "cache freed; 2: both freed, the weight sync (which wakes the weights first) refills them. 0: never sleeps.",
     )
+    async_steps: int = Field(
+        0,
+        ge=0,
+        description="Asynchronous rollout: generate up to this many steps ahead while the learner trains, so a step's "
+        "samples come from a policy at most this many versions old (corrected by the loss's truncated importance "
+        "weight, algorithm.is_truncation); 0 = on-policy, each step generates with the newest policy.",
+    )
 
     @model_validator(mode="after")
     def _autoscale_bounds(self) -> RolloutSection:
@@ -243,6 +250,21 @@ class RolloutSection(Section):
             raise ValueError(
                 f"rollout.autoscale needs min_workers <= rollout.num_workers <= max_workers, got {low} <= "
                 f"{self.num_workers} <= {high}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _async_without_autoscale(self) -> RolloutSection:
+        # Resizing needs an idle group, and under overlap generation's share of the step no longer measures demand.
+        if self.async_steps and self.autoscale.enabled:
+            raise ValueError(
+                "rollout.async_steps > 0 and rollout.autoscale.enabled cannot be combined: the autoscaler sizes the "
+                "group by generation's share of the step, which asynchronous rollout hides; turn one of them off"
+            )
+        if self.async_steps and self.sleep_level:
+            raise ValueError(
+                "rollout.async_steps > 0 and rollout.sleep_level cannot be combined: engines that sleep while the "
+                "learner trains cannot generate meanwhile; turn one of them off"
             )
         return self
 

@@ -44,6 +44,11 @@ def clipped_policy_loss(
     return torch.maximum(unclipped, clipped), (clipped > unclipped).float()
 
 
+def truncated_is_weight(old_logprobs: Tensor, behaviour_logprobs: Tensor, cap: float) -> Tensor:
+    """Behaviour correction of decoupled PPO (AReaL), truncated as verl's TIS; no gradient flows through it."""
+    return torch.exp(old_logprobs - behaviour_logprobs).clamp(max=cap).detach()  # w = min(π_old/π_behaviour, C)
+
+
 @LOSSES.register("grpo")
 def grpo_loss(
     logprobs: Tensor,
@@ -54,13 +59,23 @@ def grpo_loss(
     clip_high: float = 0.2,
     kl_coef: float = 0.0,
     kl_estimator: str = "k3",
+    is_truncation: float | None = None,
 ) -> tuple[Tensor, dict]:
-    """GRPO (DeepSeekMath eq. 3): clipped surrogate with a sequence advantage per token, + β·KL(π||π_ref)."""
+    """GRPO (DeepSeekMath eq. 3): clipped surrogate with a sequence advantage per token, + β·KL(π||π_ref).
+
+    With `is_truncation` (C; asynchronous rollout) the samples came from an older behaviour policy, whose log-probs
+    are `rollout_logprobs`: the surrogate's ratio stays π/π_old (π_old: the learner at the start of the step) and
+    each token's term is weighted by min(π_old/π_behaviour, C) (decoupled PPO, Hilton et al. 2022; AReaL)."""
     # Without stored old log-probs the update is on-policy: ρ = 1 in value, ∇ρ = ∇log π.
     old = batch["old_logprobs"] if "old_logprobs" in batch else logprobs.detach()
     advantages = batch["advantages"][:, None].expand_as(logprobs)
     loss, clipped = clipped_policy_loss(logprobs, old, advantages, clip_low, clip_high)
     metrics = {"clip_fraction": clipped, "approx_kl_old": 0.5 * (logprobs.detach() - old).square()}
+    if is_truncation is not None:
+        weight = truncated_is_weight(old, batch["rollout_logprobs"], is_truncation)
+        loss = loss * weight
+        metrics["is_weight"] = weight
+        metrics["is_truncated"] = (weight >= is_truncation).float()
     if kl_coef > 0:
         kl = kl_penalty(logprobs, batch["ref_logprobs"], kl_estimator)
         loss = loss + kl_coef * kl

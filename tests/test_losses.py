@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rlcore.advantages import ADVANTAGES, grpo_advantages, rloo_advantages
-from rlcore.losses import LOSSES, aggregate, grpo_loss, kl_penalty, normalizer
+from rlcore.losses import LOSSES, aggregate, grpo_loss, kl_penalty, normalizer, truncated_is_weight
 
 
 def test_grpo_advantages_by_hand():
@@ -73,3 +73,47 @@ def test_aggregations_by_hand():
     ).item() == pytest.approx((2.0 + 4.0) / 2)
     assert aggregate(values, mask, "seq-mean-token-sum").item() / 2 == pytest.approx((6.0 + 4.0) / 2)
     assert set(LOSSES.names()) >= {"grpo", "sft"}
+
+
+def test_truncated_importance_weight_by_hand():
+    # π_old/π_behaviour = e^{0.5} (kept), e^{1} = 2.718 (cut at C = 2), e^{-1} (kept: only large weights are cut).
+    old = torch.tensor([[-1.0, -1.0, -2.0]])
+    behaviour = torch.tensor([[-1.5, -2.0, -1.0]])
+    weight = truncated_is_weight(old, behaviour, cap=2.0)
+    np.testing.assert_allclose(weight.numpy(), [[math.exp(0.5), 2.0, math.exp(-1.0)]], rtol=1e-6)
+
+
+def test_grpo_loss_with_behaviour_policy_weights_each_token_and_not_its_gradient():
+    # One update from π_old = π (no old_logprobs): ρ = 1, so loss = −A·w and ∂loss/∂log π = −A·w per token.
+    logp = torch.tensor([[-1.0, -1.0, -2.0]], requires_grad=True)
+    batch = {"advantages": torch.tensor([0.5]), "rollout_logprobs": torch.tensor([[-1.5, -2.0, -1.0]])}
+    loss, metrics = grpo_loss(logp, torch.ones(1, 3), batch, is_truncation=2.0)
+    weights = [math.exp(0.5), 2.0, math.exp(-1.0)]
+    np.testing.assert_allclose(loss.detach().numpy(), [[-0.5 * w for w in weights]], rtol=1e-6)
+    loss.sum().backward()
+    np.testing.assert_allclose(logp.grad.numpy(), [[-0.5 * w for w in weights]], rtol=1e-6)
+    np.testing.assert_allclose(metrics["is_weight"].numpy(), [weights], rtol=1e-6)
+    assert metrics["is_truncated"].tolist() == [[0.0, 1.0, 0.0]]
+
+
+def test_grpo_loss_is_weight_multiplies_the_clipped_surrogate_not_the_kl_term():
+    logp = torch.tensor([[-0.5]])
+    batch = {
+        "old_logprobs": torch.tensor([[-1.0]]),  # ρ = e^{0.5}, clipped at 1.2 for A > 0
+        "rollout_logprobs": torch.tensor([[-1.25]]),  # w = e^{0.25}
+        "advantages": torch.tensor([2.0]),
+        "ref_logprobs": torch.tensor([[-1.0]]),
+    }
+    loss, _ = grpo_loss(logp, torch.ones(1, 1), batch, kl_coef=0.1, kl_estimator="k1", is_truncation=5.0)
+    assert loss.item() == pytest.approx(-2 * 1.2 * math.exp(0.25) + 0.1 * 0.5)
+
+
+def test_grpo_loss_with_on_policy_behaviour_equals_the_on_policy_loss_exactly():
+    torch.manual_seed(0)
+    logp = torch.randn(3, 5) - 2
+    batch = {"advantages": torch.randn(3), "old_logprobs": logp + 0.1 * torch.randn(3, 5)}
+    mask = (torch.rand(3, 5) > 0.3).float()
+    on_policy, _ = grpo_loss(logp, mask, batch)
+    weighted, metrics = grpo_loss(logp, mask, {**batch, "rollout_logprobs": batch["old_logprobs"]}, is_truncation=2.0)
+    assert torch.equal(on_policy, weighted)  # w = e^0 = 1 exactly
+    assert torch.equal(metrics["is_weight"], torch.ones(3, 5))
