@@ -4,6 +4,7 @@ environment of `rlcore cluster start`) and worker nodes that join it on loopback
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -70,12 +71,13 @@ class LocalCluster:
         self.env = head_environment()
         self.port = free_port()
         self.address = f"{LOOPBACK}:{self.port}"
-        self.processes: list[subprocess.Popen] = []
+        self.dashboard_port = free_port()  # the job API: http://127.0.0.1:{dashboard_port}
+        self.processes: dict[str, subprocess.Popen] = {}
 
     def head(self, num_cpus: int, labels: dict[str, str] | None = None) -> None:
         ensure_token(self.env)
         extra = ["--temp-dir", str(self.root / "head"), "--block", "--ray-client-server-port", str(free_port())]
-        command = head_command(num_cpus, self.port, free_port(), [*extra, *node_ports()])
+        command = head_command(num_cpus, self.port, self.dashboard_port, [*extra, *node_ports()])
         self._start("head", command + node_options(0, {}, labels or {}))
         self._wait_for_gcs(60.0)
 
@@ -96,12 +98,12 @@ class LocalCluster:
 
     def _start(self, name: str, command: list[str]) -> None:
         log = (self.root / f"{name}.log").open("w")
-        self.processes.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT))
+        self.processes[name] = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def _wait_for_gcs(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if any(process.poll() is not None for process in self.processes):
+            if any(process.poll() is not None for process in self.processes.values()):
                 raise RuntimeError(f"a node of {self.root} exited: {self.logs()}")
             try:
                 socket.create_connection((LOOPBACK, self.port), timeout=1).close()
@@ -113,11 +115,25 @@ class LocalCluster:
     def logs(self) -> str:
         return "\n".join(f"--- {path.name}\n{path.read_text()[-2000:]}" for path in sorted(self.root.glob("*.log")))
 
+    def stop_node(self, name: str) -> None:
+        """Stop one node as `ray stop` on its machine does: SIGTERM to each of its processes (raylet, agents,
+        workers, its `ray start`), SIGKILL to those left after a grace period."""
+        marker = str(self.root / name)
+        node = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+        for process in node:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.terminate()
+        _, alive = psutil.wait_procs(node, timeout=15)
+        for process in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        self.processes[name].wait(timeout=30)
+
     def stop(self) -> None:
         """End each node's `ray start --block` (it stops its node's processes), then anything left of this cluster."""
-        for process in self.processes:
+        for process in self.processes.values():
             process.terminate()
-        for process in self.processes:
+        for process in self.processes.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
