@@ -4,14 +4,17 @@ on one shared placement group trains, and rank i of every colocated role ran in 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import ray
 
 from actors.runtime import Runtime
 from algorithms import build_algorithm
+from rlcore.cluster import WorkerGroup, reserve_placement
+from rlcore.colocation import RoleShape, plan_colocated
 from rlcore.metrics import read_metrics
+from rlcore.placement import PlacementSection
 from tests.conftest import tiny_run_config
 
 pytestmark = pytest.mark.integration
@@ -61,3 +64,39 @@ def test_a_colocated_grpo_run_puts_rank_i_of_each_role_on_bundle_i(ray_cluster, 
     row = read_metrics(tmp_path / "run" / "metrics.jsonl")[-1]
     assert row["step"] == 1 and row["train/grad_norm"] > 0 and row["train/kl_ref"] >= 0  # trained, with the reference
     assert ray.util.placement_group_table().get(group, {}).get("state") in (None, "REMOVED")  # released at the end
+
+
+class Idle:
+    remote_methods: ClassVar[tuple[str, ...]] = ("ready",)
+
+    def __init__(self, rank: int, world_size: int):
+        pass
+
+    def ready(self) -> bool:
+        return True
+
+
+def test_groups_on_a_shared_placement_group_leave_it_to_its_owner(ray_cluster):
+    """A group restarted on the shared group (as the learner after a rank died) finds it still there; the other
+    colocated group keeps running; only its owner removes it."""
+    plan = plan_colocated({role: RoleShape(2, 0.1, 0.0) for role in ("learner", "rollout")}, PlacementSection(), "PACK")
+    shared = reserve_placement(plan.name, plan.shared, 60)
+    try:
+        rollout = WorkerGroup(
+            "rollout", Idle, 2, shared=(shared, plan.roles["rollout"]), call_timeout_s=30, start_timeout_s=30
+        )
+        learner = WorkerGroup(
+            "learner", Idle, 2, shared=(shared, plan.roles["learner"]), call_timeout_s=30, start_timeout_s=30
+        )
+        assert not learner.owns_placement and learner.placement_group.id == shared.id
+        learner.shutdown()
+        again = WorkerGroup(
+            "learner", Idle, 2, shared=(shared, plan.roles["learner"]), call_timeout_s=30, start_timeout_s=30
+        )
+        assert again.broadcast("ready") == [True, True] and rollout.broadcast("ready") == [True, True]
+        again.shutdown()
+        rollout.shutdown()
+        assert ray.util.placement_group_table(shared)["state"] == "CREATED"
+    finally:
+        ray.util.remove_placement_group(shared)
+    assert ray.util.placement_group_table(shared)["state"] == "REMOVED"
