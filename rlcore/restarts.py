@@ -40,21 +40,31 @@ def restarted_by_ray() -> bool:
 def await_restart(actor: Any, timeout_s: float) -> str | None:
     """Wait until Ray has restarted `actor` and it answers; None then, else why not (for an error message).
 
-    A call to an actor that is being restarted may fail as unavailable rather than wait: it is asked again."""
+    A call to an actor that is being restarted may fail as unavailable rather than wait, and one sent before Ray
+    noticed the death (its node was lost, say) fails as died: either way it is asked again until Ray says the actor is
+    dead for good."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             ray.get(actor.ready.remote(), timeout=max(0.0, deadline - time.monotonic()))
             return None
         except ActorUnavailableError:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+            pass
         except GetTimeoutError:
             break
         except RayActorError as error:
-            return f"Ray could not restart it ({first_line(error)})"
+            if actor_state(actor) == "DEAD":
+                return f"Ray could not restart it ({first_line(error)})"
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     return f"was not restarted within {timeout_s:g}s (cluster.start_timeout_s)"
+
+
+def actor_state(actor: Any) -> str:
+    """The GCS's state of `actor`: ALIVE, RESTARTING, DEAD (for good), ... (Ray's actor table; no public call gives
+    it without the dashboard)."""
+    return ray._private.state.actors(actor_id=actor._actor_id.hex())["State"]
 
 
 def dead_ranks(actors: Sequence[Any], timeout_s: float = 10.0) -> list[int]:
