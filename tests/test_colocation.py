@@ -98,6 +98,10 @@ def test_the_config_picks_the_roles_the_run_starts():
     no_kl = load_config(None, [COLOCATED, "learner.num_workers=2", "rollout.num_workers=2"])
     assert sorted(colocated_plan(no_kl, ["rollout", "learner"]).roles) == ["learner", "rollout"]
     assert colocated_plan(config, ["learner"]) is None  # nothing to share (e.g. SFT)
+    with_reward = load_config(None, [COLOCATED, "cluster.placement.colocate=[learner, rollout, reward]"])
+    shared = colocated_plan(with_reward, ["rollout", "learner", "reward"])
+    assert shared is not None and shared.shared.bundles == [{"CPU": 2.5}]  # the reward's 0.5 CPU included
+    assert shared.roles["reward"].actor_cpus == 0.5
     assert role_shape(config, "rollout") == RoleShape(2, 1.0, 0.0, 1)
 
 
