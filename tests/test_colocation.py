@@ -167,3 +167,11 @@ def test_the_colocated_gpu_recipe_shares_each_of_its_16_gpus_three_ways():
     assert plan is not None and plan.name == "learner+reference+rollout"
     assert plan.shared.bundles == [{"CPU": 5.0, "GPU": 1.0}] * 16
     assert sum(role.actor_gpus for role in plan.roles.values()) == pytest.approx(1.0)
+
+
+def test_the_runtime_refuses_what_cannot_colocate_before_joining_a_cluster(tiny_model_path):
+    from actors.runtime import Runtime
+
+    config = load_config(None, [COLOCATED, "learner.num_workers=2", f"model.path={tiny_model_path}"])
+    with pytest.raises(ConfigError, match=r"num_workers must be equal, got learner 2, rollout 1"):
+        Runtime(config, total_optimizer_steps=1, roles=("rollout", "learner"))
