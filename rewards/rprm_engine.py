@@ -45,7 +45,11 @@ class PRMEngine:
     def __init__(self, settings: EngineSettings):
         from vllm import LLM
 
-        gpu: dict[str, Any] = {"gpu_memory_utilization": settings.gpu_memory_utilization} if settings.on_gpu else {}
+        options: dict[str, Any] = {"gpu_memory_utilization": settings.gpu_memory_utilization} if settings.on_gpu else {}
+        if settings.tensor_parallel_size > 1:
+            # The reward worker's actor holds all the engine's GPUs (one bundle), so vLLM's own processes use them; in
+            # a placement group vLLM would pick its Ray executor, which refuses a bundle of more than one GPU.
+            options["distributed_executor_backend"] = "mp"
         self.llm = LLM(
             model=settings.model_path,
             dtype=settings.dtype,
@@ -55,7 +59,7 @@ class PRMEngine:
             enforce_eager=settings.enforce_eager,
             enable_prefix_caching=True,  # the K critiques of a step, and the verdict reads, share their prompt
             logprobs_mode="processed_logprobs",  # after the two-token restriction: exactly the verdict softmax
-            **gpu,
+            **options,
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.verdict: VerdictTokens = verdict_tokens(self.tokenizer)
