@@ -192,6 +192,33 @@ def packing_throughput() -> str:
     )
 
 
+def _setting(name: str) -> str:
+    """'1@1' -> 'async_steps 1, torch_threads 1' (benchmarks/async_rollout.py's settings)."""
+    steps, _, threads = name.partition("@")
+    return f"async_steps {steps}" + (f", torch_threads {threads}" if threads else " (demo: torch_threads 2)")
+
+
+def async_rollout() -> str:
+    runs = _runs("async_rollout")
+    lines = [
+        "| setting | steps/s | generate s | train s | sync s | ÷ async_steps 0, per repeat |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = list(dict.fromkeys(name for run in runs for name in run["runs"]))
+    for name in names:
+        results = [result for run in runs for result in run["runs"].get(name, [])]
+        phases = [_spread([r["phase_s"][phase] for r in results]) for phase in ("generate", "train", "sync")]
+        ratios = [v for run in runs for v in run["summary"]["speedup_over_0_per_repeat"].get(name, [])]
+        ratio = f"**{_spread(ratios)}×**" if ratios else "1"
+        speed = _spread([r["steps_per_s"] for r in results])
+        lines.append(f"| {_setting(name)} | {speed} | {' | '.join(phases)} | {ratio} |")
+    steps = "/".join(str(n) for n in sorted({run["setup"]["steps"] for run in runs}))
+    return "\n".join(lines) + (
+        f"\n\nRanges over every repeat. `{runs[-1]['setup']['config']}`, {steps} steps per run (steps/s after the "
+        f"first step), no evaluation or checkpoints, the settings taking turns; {_measured_on(runs)}.\n"
+    )
+
+
 def _pts(value: float) -> str:
     return f"{100 * value:+.1f}"
 
@@ -354,6 +381,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "prm-world": prm_world,
     "packing-throughput": packing_throughput,
     "weight-sync": weight_sync,
+    "async-rollout": async_rollout,
 }
 
 
