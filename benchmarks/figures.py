@@ -198,18 +198,25 @@ def _setting(name: str) -> str:
     return f"async_steps {steps}" + (f", torch_threads {threads}" if threads else " (demo: torch_threads 2)")
 
 
+def _async_ratios(runs: list[dict], name: str) -> list[float]:
+    """Steps/s of setting `name` ÷ async_steps 0 at the same torch_threads, repeat by repeat (none for a base)."""
+    base = "0" + name[name.index("@") :] if "@" in name else "0"
+    pairs = [zip(run["runs"][base], run["runs"][name], strict=True) for run in runs if {base, name} <= set(run["runs"])]
+    return [one["steps_per_s"] / zero["steps_per_s"] for pair in pairs for zero, one in pair] if name != base else []
+
+
 def async_rollout() -> str:
     runs = _runs("async_rollout")
     lines = [
-        "| setting | steps/s | generate s | train s | sync s | ÷ async_steps 0, per repeat |",
+        "| setting | steps/s | generate s | train s | sync s | ÷ async_steps 0 (same threads), per repeat |",
         "|---|---|---|---|---|---|",
     ]
     names = list(dict.fromkeys(name for run in runs for name in run["runs"]))
     for name in names:
         results = [result for run in runs for result in run["runs"].get(name, [])]
         phases = [_spread([r["phase_s"][phase] for r in results]) for phase in ("generate", "train", "sync")]
-        ratios = [v for run in runs for v in run["summary"]["speedup_over_0_per_repeat"].get(name, [])]
-        ratio = f"**{_spread(ratios)}×**" if ratios else "1"
+        ratios = _async_ratios(runs, name)
+        ratio = f"**{_spread(ratios)}×**" if ratios else ("1" if name.startswith("0") else "—")
         speed = _spread([r["steps_per_s"] for r in results])
         lines.append(f"| {_setting(name)} | {speed} | {' | '.join(phases)} | {ratio} |")
     steps = "/".join(str(n) for n in sorted({run["setup"]["steps"] for run in runs}))
