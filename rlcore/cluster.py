@@ -63,12 +63,15 @@ class WorkerDied(WorkerError):
 def init_ray(cluster: ClusterSection) -> None:
     """Join the configured cluster ($RAY_ADDRESS or cluster.address), or start a local one bound to loopback."""
     global _local_cluster
-    if ray.is_initialized():
-        return
     address = cluster.address or os.environ.get("RAY_ADDRESS")
+    key = "cluster.address" if cluster.address else "$RAY_ADDRESS"
+    if ray.is_initialized():  # e.g. a notebook that joined a cluster first: the configured one must be that one
+        if cluster.address:
+            check_reachable(cluster.address, cluster.connect_timeout_s, key)
+            check_joined(cluster.address, ray.get_runtime_context().gcs_address)
+        return
     env = {"env_vars": {"PYTHONPATH": _pythonpath()}}
     if address:
-        key = "cluster.address" if cluster.address else "$RAY_ADDRESS"
         check_reachable(address, cluster.connect_timeout_s, key)
         try:
             with gcs_connect_budget(cluster.connect_timeout_s), loopback_node(is_loopback_address(address)):
@@ -112,6 +115,16 @@ def check_reachable(address: str, timeout_s: float, key: str) -> None:
             f"{key}: cannot reach the Ray cluster at {address} within {timeout_s:g}s ({reason}); check the address "
             f"and that its head node runs (`ray start --head`), or raise cluster.connect_timeout_s"
         ) from None
+
+
+def check_joined(address: str, joined: str) -> None:
+    """A ClusterError when this process already joined another cluster (by GCS port) than `address` names."""
+    port, joined_port = address.rpartition(":")[2], joined.rpartition(":")[2]
+    if port.isdigit() and port != joined_port:
+        raise ClusterError(
+            f"cluster.address: this process already joined the Ray cluster at {joined}, not {address}; call "
+            "ray.shutdown() first, or leave cluster.address empty to use the joined one"
+        )
 
 
 def _pythonpath() -> str:

@@ -318,3 +318,22 @@ def test_an_unplaceable_request_fails_at_once_naming_the_role(ray_cluster):
     with pytest.raises(ClusterError, match=r"learner: .* can never place 3 worker\(s\) .*STRICT_PACK"):
         WorkerGroup("learner", Worker, 3, num_cpus=8, strategy="STRICT_PACK", start_timeout_s=300)
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.integration
+def test_a_process_joined_to_a_cluster_refuses_another_address(ray_cluster):
+    """With Ray already joined (a notebook, an earlier run), cluster.address must still be checked, not ignored."""
+    import socket
+
+    from rlcore.cluster import ClusterError, init_ray
+    from rlcore.config import ClusterSection
+
+    with pytest.raises(ClusterError, match=r"cannot reach the Ray cluster at 127.0.0.1:1 "):
+        init_ray(ClusterSection(address="127.0.0.1:1", connect_timeout_s=2))
+    with socket.socket() as other:  # something listens there, but it is not the cluster this process joined
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        address = f"127.0.0.1:{other.getsockname()[1]}"
+        with pytest.raises(ClusterError, match=rf"already joined the Ray cluster at .*, not {address}"):
+            init_ray(ClusterSection(address=address, connect_timeout_s=2))
+    init_ray(ClusterSection())  # no address: the joined cluster is used
