@@ -27,13 +27,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rlcore.cluster import init_ray  # noqa: E402
-from rlcore.config import ClusterSection  # noqa: E402
 from rlcore.metrics import read_metrics  # noqa: E402
-from tests.local_cluster import LocalCluster  # noqa: E402
+from tests.local_cluster import LocalCluster, join, node_names  # noqa: E402
 
-ROLE_CLASSES = {"RolloutWorker": "rollout", "LearnerWorker": "learner", "ReferenceWorker": "reference"}
-ROLE_CLASSES |= {"RewardWorker": "reward"}
+ROLE_CLASSES = {
+    "RolloutWorker": "rollout",
+    "LearnerWorker": "learner",
+    "ReferenceWorker": "reference",
+    "RewardWorker": "reward",
+}
 PLACEMENT = [
     "cluster.placement.rollout.resources={rollout_node: 1}",
     "cluster.placement.rollout.labels={rlcore/pool: rollout}",
@@ -68,15 +70,8 @@ def start_cluster() -> LocalCluster:
     cluster = LocalCluster()
     cluster.head(num_cpus=6, labels={"rlcore/pool": "head"})
     for name in ("rollout-a", "rollout-b"):
-        cluster.node(name, 2, resources={"rollout_node": 2}, labels={"rlcore/pool": "rollout", "rlcore/node": name})
+        cluster.node(name, 2, resources={"rollout_node": 2}, labels={"rlcore/pool": "rollout"})
     return cluster
-
-
-def node_names() -> dict[str, str]:
-    """Node id → our name for it (the head, rollout-a, rollout-b)."""
-    import ray
-
-    return {node["NodeID"]: (node.get("Labels") or {}).get("rlcore/node", "head") for node in ray.nodes()}
 
 
 def placed(api: str) -> dict[str, list[str]]:
@@ -120,10 +115,7 @@ def run(steps: int, stop_after_step: int, scale_up: float, scale_down: float) ->
     run_root = Path(tempfile.mkdtemp(prefix="three_node_"))
     try:
         os.environ.update(cluster.env)
-        init_ray(ClusterSection(address=cluster.address))  # on loopback, as every rlcore driver
-        deadline = time.monotonic() + 60
-        while sum(node["Alive"] for node in ray.nodes()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        join(cluster.address, nodes=3)
         address = f"http://127.0.0.1:{cluster.dashboard_port}"
         command = [sys.executable, "-m", "rlcore.cli", "submit", "--address", address, "configs/demo_grpo.yaml"]
         command += overrides(run_root, steps, scale_up, scale_down)
@@ -138,7 +130,7 @@ def run(steps: int, stop_after_step: int, scale_up: float, scale_down: float) ->
             stopped = before["rollout"][0]  # a node with rollout workers on it, and nothing else of the run
             assert all(stopped not in before[role] for role in before if role != "rollout"), before
             cluster.stop_node(stopped)
-            print(f"stopped node {stopped} after step {stopped_step(metrics)}; placement was {before}", flush=True)
+            print(f"stopped node {stopped} after step {len(read_metrics(metrics))}; placement was {before}", flush=True)
             after = placement_once_replaced(address, stopped, job)
             exit_code = job.wait(timeout=1800)
         rows = read_metrics(metrics)
@@ -177,10 +169,6 @@ def run(steps: int, stop_after_step: int, scale_up: float, scale_down: float) ->
     finally:
         ray.shutdown()
         cluster.stop()
-
-
-def stopped_step(metrics: Path) -> int:
-    return len(read_metrics(metrics))
 
 
 def share(row: dict[str, float]) -> float | None:

@@ -211,13 +211,12 @@ class WorkerGroup:
             )
             shared = (reserve_placement(name, plan, start_timeout_s), plan)
         self.placement_group, self.plan = shared
-        plan = self.plan
         self.remote_class: Any = ray.remote(actor_class)
         self.env, self.init_kwargs = env or {}, init_kwargs or {}
         # Per rank, the placement group holding it: workers added later (rlcore.elastic) come with their own.
         self.rank_groups: list[PlacementGroup] = [self.placement_group] * num_workers
         self.actors: list[Any] = [
-            self.start_actor(rank, num_workers, self.placement_group, plan, rank) for rank in range(num_workers)
+            self.start_actor(rank, num_workers, self.placement_group, self.plan, rank) for rank in range(num_workers)
         ]
         self.wait(["ready"] * num_workers, [actor.ready.remote() for actor in self.actors], timeout=start_timeout_s)
 

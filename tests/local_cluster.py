@@ -63,6 +63,30 @@ def node_options(num_gpus: int, resources: dict[str, float], labels: dict[str, s
     return options
 
 
+NODE_NAME = "rlcore/node"  # the label by which LocalCluster.node names each worker node
+
+
+def join(address: str, nodes: int, timeout_s: float = 60.0) -> None:
+    """Join the cluster at `address` from this process (on loopback, as every rlcore driver) and wait until `nodes`
+    nodes are alive."""
+    import ray
+
+    from rlcore.cluster import init_ray
+    from rlcore.config import ClusterSection
+
+    init_ray(ClusterSection(address=address))
+    deadline = time.monotonic() + timeout_s
+    while sum(node["Alive"] for node in ray.nodes()) < nodes and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def node_names() -> dict[str, str]:
+    """Node id -> the node's name: the one given to LocalCluster.node, or `head`."""
+    import ray
+
+    return {node["NodeID"]: (node.get("Labels") or {}).get(NODE_NAME, "head") for node in ray.nodes()}
+
+
 class LocalCluster:
     """Start with `head()`, then `node(...)` per worker node; `address` is the head's GCS address."""
 
@@ -93,7 +117,7 @@ class LocalCluster:
         command = [sys.executable, "-c", JOIN_ON_LOOPBACK, "start", "--address", self.address]
         command += ["--node-ip-address", LOOPBACK, "--temp-dir", str(self.root / name), "--block"]
         command += ["--num-cpus", str(num_cpus), "--disable-usage-stats", *node_ports()]
-        command += node_options(num_gpus, resources or {}, labels or {})
+        command += node_options(num_gpus, resources or {}, {**(labels or {}), NODE_NAME: name})
         self._start(name, command)
 
     def _start(self, name: str, command: list[str]) -> None:

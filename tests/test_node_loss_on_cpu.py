@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from subprocess import PIPE
 from typing import Any, ClassVar
 
@@ -20,7 +19,7 @@ import pytest
 
 from rlcore.cluster import Worker
 from tests.conftest import ROOT
-from tests.local_cluster import LocalCluster
+from tests.local_cluster import LocalCluster, join, node_names
 
 pytestmark = pytest.mark.integration
 WORKERS = 2
@@ -44,15 +43,11 @@ class Probe(Worker):
 def drive(address: str) -> dict[str, Any]:
     import ray
 
-    from rlcore.cluster import WorkerGroup, init_ray
-    from rlcore.config import ClusterSection
+    from rlcore.cluster import WorkerGroup
     from rlcore.placement import RolePlacement
 
-    init_ray(ClusterSection(address=address))
-    deadline = time.monotonic() + 60
-    while sum(node["Alive"] for node in ray.nodes()) < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    names = {node["NodeID"]: (node.get("Labels") or {}).get("rlcore/node", "head") for node in ray.nodes()}
+    join(address, nodes=3)
+    names = node_names()
     brought_up: list[int] = []
 
     def bring_up(rank: int) -> str:
@@ -88,7 +83,7 @@ def test_workers_of_a_stopped_node_are_replaced_on_another():
     try:
         cluster.head(num_cpus=1)
         for name in ("rollout-a", "rollout-b"):
-            cluster.node(name, WORKERS, resources={"rollout_node": WORKERS}, labels={"rlcore/node": name})
+            cluster.node(name, WORKERS, resources={"rollout_node": WORKERS})
         env = {**cluster.env, "PYTHONPATH": str(ROOT)}
         command = [sys.executable, "-m", "tests.test_node_loss_on_cpu", cluster.address]
         driver = subprocess.Popen(command, env=env, cwd=ROOT, stdin=PIPE, stdout=PIPE, stderr=PIPE, text=True)

@@ -12,13 +12,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from typing import Any, ClassVar
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.local_cluster import LocalCluster
+from tests.local_cluster import LocalCluster, join
 
 ROLES = ("rollout", "learner", "reference", "reward")
 PLACEMENT = [
@@ -81,13 +80,10 @@ def drive(address: str, nodes: int) -> dict[str, Any]:
     import ray
 
     from actors.runtime import placement_options
-    from rlcore.cluster import WorkerGroup, init_ray
-    from rlcore.config import ClusterSection, load_config
+    from rlcore.cluster import WorkerGroup
+    from rlcore.config import load_config
 
-    init_ray(ClusterSection(address=address))
-    deadline = time.monotonic() + 60
-    while sum(node["Alive"] for node in ray.nodes()) < nodes and time.monotonic() < deadline:
-        time.sleep(0.2)
+    join(address, nodes)
     config = load_config(None, PLACEMENT)
     report: dict[str, Any] = {"nodes": {n["NodeID"]: n for n in ray.nodes() if n["Alive"]}}
     for role in ROLES:
