@@ -14,7 +14,7 @@ from rlcore.config import ModelDtype, RolloutSection
 from rlcore.engine_env import vllm_env
 from rlcore.weight_sync import ENGINE_CALLS
 
-SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop")
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "min_tokens", "stop")
 
 
 def rollout_env(cfg: RolloutSection) -> dict[str, str]:
@@ -67,6 +67,7 @@ class RolloutWorker(Worker):
         unknown = set(settings) - set(SAMPLING_KEYS) - {"include_stop_str_in_output"}
         if unknown:
             raise ValueError(f"unknown sampling settings {sorted(unknown)}; allowed: {SAMPLING_KEYS}")
+        settings["min_tokens"] = min(settings["min_tokens"], settings["max_tokens"])  # e.g. a shorter evaluation
         return SamplingParams(n=n, seed=seed, logprobs=0, **settings)
 
     def generate(

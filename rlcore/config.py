@@ -204,6 +204,13 @@ class RolloutSection(Section):
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling: keep the smallest token set of this mass.")
     top_k: int = Field(-1, description="Sample among the k likeliest tokens; -1 = all tokens.")
     max_tokens: int = Field(64, ge=1, description="Longest response, in tokens; longer ones are cut (finish 'length').")
+    min_tokens: int = Field(
+        0,
+        ge=0,
+        description="Shortest response, in tokens: EOS and stop strings cannot end a response before this many (vLLM "
+        "min_tokens; capped at a call's max_tokens). min_tokens = max_tokens makes every response of a fixed length "
+        "(benchmarks/grpo_throughput.py's long workload); 0 = off.",
+    )
     stop: list[str] = Field(default_factory=list, description="Strings that end a response (not included in it).")
     max_model_len: int = Field(256, ge=16, description="Longest prompt + response a vLLM engine accepts, in tokens.")
     kv_cache_gib: float = Field(1.0, gt=0, description="CPU only: KV-cache size (VLLM_CPU_KVCACHE_SPACE).")
@@ -250,6 +257,14 @@ class RolloutSection(Section):
             raise ValueError(
                 f"rollout.autoscale needs min_workers <= rollout.num_workers <= max_workers, got {low} <= "
                 f"{self.num_workers} <= {high}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _min_within_max_tokens(self) -> RolloutSection:
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(
+                f"rollout.min_tokens ({self.min_tokens}) must be <= rollout.max_tokens ({self.max_tokens})"
             )
         return self
 

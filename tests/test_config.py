@@ -78,3 +78,16 @@ def test_cli_reports_bad_input_in_words(tmp_path):
     missing = subprocess.run([*base, f"model.path={tmp_path}/nope"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "model directory not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_min_tokens_reaches_vllm_sampling_capped_at_a_calls_max_tokens():
+    from types import SimpleNamespace
+
+    from actors.rollout import RolloutWorker
+
+    assert load_config(None, []).rollout.min_tokens == 0
+    with pytest.raises(ConfigError, match=r"rollout.min_tokens \(65\) must be <= rollout.max_tokens \(64\)"):
+        load_config(None, ["rollout.min_tokens=65"])
+    worker = SimpleNamespace(cfg=load_config(None, ["rollout.max_tokens=64", "rollout.min_tokens=64"]).rollout)
+    assert RolloutWorker.sampling_params(worker, 2, None, None).min_tokens == 64
+    assert RolloutWorker.sampling_params(worker, 2, None, {"max_tokens": 16}).min_tokens == 16  # a shorter call
