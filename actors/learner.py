@@ -29,6 +29,7 @@ from rlcore.modeling import (
 )
 from rlcore.ray_setup import interface_of
 from rlcore.safe_state import load_state, rng_state, save_state, set_rng_state
+from rlcore.weight_ipc import IpcSource
 from rlcore.weight_sync import WeightBucketer
 from rlcore.weight_transport import WeightSender, open_listen_socket
 
@@ -79,7 +80,7 @@ def lr_lambda(cfg: LearnerSection, total_steps: int):
     return factor
 
 
-class LearnerWorker(WeightSender, Worker):  # WeightSender: the collective weight transport's source
+class LearnerWorker(IpcSource, WeightSender, Worker):  # the ipc and collective weight transports' source
     remote_methods = (
         "free_port",
         "init_engine",

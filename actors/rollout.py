@@ -12,7 +12,8 @@ from rlcore.chat import encode_rows
 from rlcore.cluster import Worker
 from rlcore.config import ModelDtype, RolloutSection
 from rlcore.engine_env import vllm_env
-from rlcore.weight_sync import ENGINE_CALLS
+from rlcore.weight_ipc import this_node_id
+from rlcore.weight_sync import ENGINE_CALLS, IPC_ENGINE_CALLS
 
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "min_tokens", "stop")
 
@@ -25,7 +26,15 @@ def rollout_env(cfg: RolloutSection) -> dict[str, str]:
 
 
 class RolloutWorker(Worker):
-    remote_methods = ("generate", "load_weights", "set_policy_version", "sleep", "wake_up", *ENGINE_CALLS)
+    remote_methods = (
+        "generate",
+        "load_weights",
+        "set_policy_version",
+        "sleep",
+        "wake_up",
+        *ENGINE_CALLS,
+        *IPC_ENGINE_CALLS,
+    )
 
     def __init__(self, rank: int, world_size: int, model_path: str, rollout: dict, dtype: ModelDtype, seed: int):
         super().__init__(rank, world_size)
@@ -154,6 +163,19 @@ class RolloutWorker(Worker):
     def receive_weights(self, plan: list, version: int) -> int:
         """Load the buckets the learner broadcasts (laid out by `plan`) in place, as load_weights does."""
         loaded = self.llm.collective_rpc("rlcore_receive_weights", args=(plan,))[0]
+        self.llm.reset_prefix_cache()
+        self.policy_version = version
+        self.restarted = False
+        return loaded
+
+    def node_id(self) -> str:
+        """The Ray node of this worker (and of its engine's processes: the ipc transport shares memory with them)."""
+        return this_node_id()
+
+    def load_shared_weights(self, buckets: list[dict], version: int) -> int:
+        """Load the buckets a learner rank on this node shares (ipc transport, by handle) in place, as load_weights
+        does; every worker of the engine maps the same buffers."""
+        loaded = self.llm.collective_rpc("rlcore_load_shared_weights", args=(buckets,))[0]
         self.llm.reset_prefix_cache()
         self.policy_version = version
         self.restarted = False

@@ -27,7 +27,14 @@ from rlcore.losses import Aggregation
 from rlcore.modeling import resolve_model_path
 from rlcore.packing import balanced_shards, sequence_lengths
 from rlcore.rollout_ahead import RolloutAhead
-from rlcore.weight_sync import ENGINE_CALLS, SOURCE_CALLS, CollectiveSync, sync_weights
+from rlcore.weight_sync import (
+    ENGINE_CALLS,
+    IPC_ENGINE_CALLS,
+    IPC_SOURCE_CALLS,
+    SOURCE_CALLS,
+    CollectiveSync,
+    make_weight_sync,
+)
 
 log = logging.getLogger(__name__)
 ROLES = ("rollout", "learner", "reference", "reward")  # what a run starts unless its algorithm says otherwise
@@ -36,7 +43,7 @@ OPTIONAL_ROLES = ("reference_rollout",)  # if an algorithm asks: vLLM with the f
 RAY_ENGINE_ROLES = ("rollout", "reference_rollout")
 # The worker methods each group is called with (here and in rlcore.weight_sync), checked when the group starts.
 CALLS = {
-    "rollout": ("generate", "load_weights", "set_policy_version", "sleep", "wake_up", *ENGINE_CALLS),
+    "rollout": ("generate", "load_weights", "set_policy_version", "sleep", "wake_up", *ENGINE_CALLS, *IPC_ENGINE_CALLS),
     "learner": (
         "free_port",
         "init_engine",
@@ -47,6 +54,7 @@ CALLS = {
         "load_training_state",
         "offload_states",
         *SOURCE_CALLS,
+        *IPC_SOURCE_CALLS,
     ),
     "reference": ("logprobs",),
     "reference_rollout": ("generate",),
@@ -89,14 +97,13 @@ class Runtime:
         self.groups: dict[str, WorkerGroup] = {}
         self.weight_refs: list[Any] = []  # the last sync's buckets, for a rollout worker Ray restarts
         self.restarts_reported = 0
-        self.collective = (  # the weight group, built at the first sync (weight_sync.transport: collective)
-            CollectiveSync(
-                "nccl" if config.rollout.num_gpus > 0 and config.learner.num_gpus > 0 else "gloo",
-                config.cluster.call_timeout_s,
-            )
-            if config.weight_sync.transport == "collective"
-            else None
+        self.weights = make_weight_sync(  # weight_sync.transport's driver side
+            config.weight_sync.transport,
+            on_gpus=config.rollout.num_gpus > 0 and config.learner.num_gpus > 0,
+            timeout_s=config.cluster.call_timeout_s,
         )
+        # The weight group, built at the first sync (weight_sync.transport: collective).
+        self.collective = self.weights if isinstance(self.weights, CollectiveSync) else None
         self.learner_moved, self.syncing = False, False  # trained since the last sync | inside sync_weights
         rollout = config.rollout
         self.scale_policy = ScalePolicy.from_config(rollout) if rollout.autoscale.enabled else None
@@ -317,11 +324,10 @@ class Runtime:
             self.ahead.wait_all()
         waited = time.perf_counter() - waited
         self.policy_version += int(new_version)
-        push = self.collective.sync if self.collective else sync_weights
         self.gpu.for_sync()
         self.syncing = True  # a rollout worker replaced now gets this sync's weights (_rollout_restarted)
         try:
-            stats = push(
+            stats = self.weights.sync(
                 self.group("learner"),
                 self.group("rollout"),
                 self.config.weight_sync.bucket_mb,
@@ -333,7 +339,7 @@ class Runtime:
         self.learner_moved = False
         self.gpu.synced()
         if self.group("rollout").max_restarts:  # kept (one copy of the weights) for a rollout worker Ray restarts
-            self.weight_refs = stats.bucket_refs  # none with the collective transport: see _rollout_restarted
+            self.weight_refs = stats.bucket_refs  # none with the collective or ipc transport: see _rollout_restarted
         return stats.metrics() | ({"sync/rollout_wait_s": waited} if self.ahead else {})
 
     def _refill_engines(self) -> None:
@@ -350,21 +356,23 @@ class Runtime:
         group = self.group("rollout")
         actor, version = group.actors[rank], self.policy_version
         refs = self.weight_refs
-        if self.collective and self.collective.members and not self.syncing:  # the next sync rebuilds the group
-            refs = self._collective_fallback_refs()
+        if self.weights.synced and not self.syncing:  # collective, ipc: no copy of the weights is kept
+            refs = self._fallback_refs()
         if refs:
             group.wait(["load_weights"], [actor.load_weights.remote(bucket_refs=refs, version=version)], [rank])
             return f"weights of policy version {version} re-sent"
         group.wait(["set_policy_version"], [actor.set_policy_version.remote(version=version)], [rank])
         return f"policy version {version} (its start-up weights)"
 
-    def _collective_fallback_refs(self) -> list[Any]:
-        """Under the collective transport a replaced rollout worker gets the current policy through the object store
-        (the other engines keep theirs): the learner's weights, serialized once, while they still are that policy."""
+    def _fallback_refs(self) -> list[Any]:
+        """Under the collective or ipc transport a replaced rollout worker gets the current policy through the object
+        store (the other engines keep theirs): the learner's weights, serialized once, while they still are that
+        policy."""
         if self.learner_moved:
             raise RuntimeError(
                 "a rollout worker was replaced after the learner trained past the policy the engines hold; the "
-                "collective weight transport keeps no copy of that policy (use weight_sync.transport: object_store)"
+                f"{self.config.weight_sync.transport} weight transport keeps no copy of that policy (use "
+                "weight_sync.transport: object_store)"
             )
         return self.group("learner").broadcast(
             "weight_buckets", bucket_mb=self.config.weight_sync.bucket_mb, dtype=self.config.model.dtype
@@ -400,10 +408,10 @@ class Runtime:
         """Bring a rollout worker added by `autoscale` (started from `policy_path`) to the current policy, as a
         restarted one; where no copy of the last sync's weights was kept (cluster.max_worker_restarts: 0), from the
         learner, which holds that policy between steps."""
-        if self.weight_refs or self.collective or "learner" not in self.groups:
+        if self.weight_refs or not self.weights.keeps_copy or "learner" not in self.groups:
             return self._rollout_restarted(rank)
         group, version = self.group("rollout"), self.policy_version
-        refs = self._collective_fallback_refs()
+        refs = self._fallback_refs()
         group.wait(
             ["load_weights"], [group.actors[rank].load_weights.remote(bucket_refs=refs, version=version)], [rank]
         )

@@ -1,8 +1,9 @@
 """vLLM worker extension: loads weight buckets into the running engine in place, and re-seeds its sampling RNG.
 
 Named by `worker_extension_cls` when the engine is built; its methods run inside vLLM's worker and are reached
-through `LLM.collective_rpc`. Weights arrive either as safetensors bytes (object-store transport) or as flat
-buffers broadcast over the weight group (collective transport, rlcore.weight_transport); never as pickled objects.
+through `LLM.collective_rpc`. Weights arrive as safetensors bytes (object-store transport), as flat buffers
+broadcast over the weight group (collective transport, rlcore.weight_transport) or as handles of buffers the
+learner shares on this node (ipc transport, rlcore.weight_ipc); never as pickled objects.
 
 Buckets are staged and then loaded by one `reload_weights` pass: vLLM reloads layer by layer, and a fused layer
 (qkv, gate/up) whose parts arrived in different passes would be rebuilt from a partial set.
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from safetensors.torch import load
 
+from rlcore.weight_ipc import shared_tensors
 from rlcore.weight_transport import Backend, WeightGroup, engine_receiver, plan_from_wire
 
 
@@ -76,6 +78,15 @@ class WeightReceiver:
             for _ in tensors:
                 pass
         return sum(slot.nbytes for slots in buckets for slot in slots)
+
+    def rlcore_load_shared_weights(self, buckets: list[dict[str, Any]]) -> int:
+        """Load the buckets the learner shares (ipc transport) in place from views of its buffers; every tensor-
+        parallel worker opens the same buffers. Returns only once the loads are done, so the learner may free them."""
+        device = torch.device(self.model_runner.device)
+        self._rlcore_reload(shared_tensors(buckets, device))
+        if device.type == "cuda":
+            torch.cuda.current_stream(device).synchronize()  # the copies out of the learner's memory are finished
+        return sum(slot[4] for bucket in buckets for slot in bucket["slots"])  # each slot's nbytes
 
     def _rlcore_reload(self, tensors: Iterator[tuple[str, torch.Tensor]]) -> None:
         """One in-place reload pass over `tensors`, then the tied head re-tied."""

@@ -48,6 +48,7 @@ def colocated_plan(config: RunConfig, roles: Iterable[str]) -> ColocatedPlan | N
     when fewer than two of them run. What cannot colocate is a ConfigError, raised before any worker starts."""
     placement = config.cluster.placement
     _check_gpu_sharing(config)
+    _check_ipc_placement(config)
     started = [role for role in placement.colocate if role in set(roles)]
     if placement.mode != "colocated" or len(started) < 2:
         return None
@@ -61,13 +62,34 @@ def colocated_plan(config: RunConfig, roles: Iterable[str]) -> ColocatedPlan | N
     if {"learner", "rollout"} <= on_gpus and config.weight_sync.transport == "collective":
         raise ConfigError(
             "weight_sync.transport collective: learner rank 0 and the engine colocated with it share one GPU, and "
-            "NCCL joins no two ranks on one GPU (CUDA IPC for colocated engines is not built); use "
-            "weight_sync.transport object_store or cluster.placement.mode separate"
+            "NCCL joins no two ranks on one GPU; use weight_sync.transport ipc (CUDA IPC between each learner rank "
+            "and the engine on its GPU) or object_store, or cluster.placement.mode separate"
         )
     try:
         return plan_colocated(shapes, placement, config.cluster.placement_strategy)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def _check_ipc_placement(config: RunConfig) -> None:
+    """On GPUs, weight_sync.transport ipc shares each learner rank's memory with the engine on its GPU by CUDA IPC
+    handles: learner rank i and rollout engine i must share bundle i (on CPU any placement on one node works)."""
+    if config.weight_sync.transport != "ipc":
+        return
+    learner_gpus, rollout_gpus = config.learner.num_gpus > 0, config.rollout.num_gpus > 0
+    if learner_gpus != rollout_gpus:
+        raise ConfigError(
+            "weight_sync.transport ipc shares the learner's weight buffers with the engines in place, so both must be "
+            f"on the same kind of device (learner.num_gpus {config.learner.num_gpus}, rollout.num_gpus "
+            f"{config.rollout.num_gpus}); use weight_sync.transport collective or object_store"
+        )
+    placement = config.cluster.placement
+    if learner_gpus and not (placement.mode == "colocated" and {"learner", "rollout"} <= set(placement.colocate)):
+        raise ConfigError(
+            "weight_sync.transport ipc on GPUs passes CUDA IPC handles from learner rank i to the engine on the same "
+            "GPU, which needs cluster.placement.mode: colocated with learner and rollout in cluster.placement.colocate "
+            "(rank i of each on bundle i); with separate placement use weight_sync.transport collective"
+        )
 
 
 def _check_gpu_sharing(config: RunConfig) -> None:

@@ -380,11 +380,13 @@ class WeightSyncSection(Section):
     bucket_mb: float = Field(
         64.0, gt=0, description="Upper bound of one weight bucket, in MB (a larger tensor is a bucket of its own)."
     )
-    transport: Literal["object_store", "collective"] = Field(
+    transport: Literal["object_store", "collective", "ipc"] = Field(
         "object_store",
         description="How weights reach the rollout engines: `object_store` (safetensors-serialized buckets through "
-        "Ray's object store; any cluster) or `collective` (learner rank 0 broadcasts flat buckets to one worker per "
-        "engine over a process group of their own, gloo on CPU and NCCL on GPUs, streamed and double-buffered).",
+        "Ray's object store; any cluster), `collective` (learner rank 0 broadcasts flat buckets to one worker per "
+        "engine over a process group of their own, gloo on CPU and NCCL on GPUs, streamed and double-buffered) or "
+        "`ipc` (engines on their learner rank's node: learner rank i shares flat buckets with engine i through "
+        "/dev/shm on CPU, CUDA IPC handles on GPUs, which needs colocated placement; only handles go through Ray).",
     )
 
 

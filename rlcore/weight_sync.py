@@ -1,21 +1,24 @@
-"""Learner -> rollout weight sync in size-bounded buckets of serialized tensors.
+"""Learner -> rollout weight sync in size-bounded buckets, and the driver side of its three transports.
 
-The learner turns its full weights into safetensors-serialized buckets (gathering ZeRO-3 partitions one bucket at
-a time) and puts them in the Ray object store; rollout workers load each bucket into vLLM in place through the
-worker extension in actors/vllm_extension.py. Only references pass through the driver.
+`weight_sync.transport` picks one (make_weight_sync): `object_store` (here: the learner turns its full weights into
+safetensors-serialized buckets, gathering ZeRO-3 partitions one bucket at a time, and puts them in the Ray object
+store), `collective` (a broadcast over a process group: rlcore.weight_transport) or `ipc` (shared memory between each
+learner rank and the engines on its node: rlcore.weight_ipc). Rollout workers load the weights into vLLM in place
+through the worker extension in actors/vllm_extension.py. Only references and handles pass through the driver.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from safetensors.torch import save
 
+from rlcore.cluster import ClusterError
 from rlcore.modeling import TORCH_DTYPES
 
 
@@ -52,13 +55,14 @@ class WeightBucketer:
         if group:
             yield group
 
-    def gathered(self, max_bytes: int, dtype: str) -> Iterator[dict[str, torch.Tensor]]:
-        """Each bucket's full tensors on rank 0, cast to `dtype` (other ranks join each gather and get {}). A tensor
-        is only valid until the next bucket is gathered (ZeRO-3 frees it again)."""
+    def gathered(self, max_bytes: int, dtype: str, keep: bool | None = None) -> Iterator[dict[str, torch.Tensor]]:
+        """Each bucket's full tensors, cast to `dtype`, on the ranks that `keep` them (default: rank 0; the others
+        join each gather and get {}). A tensor is only valid until the next bucket is gathered (ZeRO-3 frees it)."""
         torch_dtype = TORCH_DTYPES[dtype]
+        keep = self.rank == 0 if keep is None else keep
         for group in self._groups(max_bytes, torch_dtype):
             with self._gathered([param for _, param in group]):
-                if self.rank == 0:
+                if keep:
                     yield {name: param.detach().to(dtype=torch_dtype).contiguous() for name, param in group}
                 else:
                     yield {}
@@ -97,6 +101,9 @@ class SyncStats:
         return {"sync/seconds": self.seconds, "sync/megabytes": self.bytes / 2**20, "sync/buckets": self.buckets}
 
 
+Transport = Literal["object_store", "collective", "ipc"]
+
+
 def sync_weights(learner, rollout, bucket_mb: float, dtype: str, version: int) -> SyncStats:
     """Push the learner group's current weights into every rollout worker; returns time, bytes and buckets."""
     start = time.perf_counter()
@@ -110,6 +117,30 @@ def sync_weights(learner, rollout, bucket_mb: float, dtype: str, version: int) -
 # The worker methods the collective transport calls: on every rollout worker, and on the learner's ranks.
 ENGINE_CALLS = ("join_weight_group", "receive_weights", "weight_group_rank")
 SOURCE_CALLS = ("open_weight_group", "join_weight_group", "weight_plan", "send_weights")
+# ... and those the IPC transport calls.
+IPC_ENGINE_CALLS = ("node_id", "load_shared_weights")
+IPC_SOURCE_CALLS = ("node_id", "share_weights", "release_shared_weights")
+
+
+class ObjectStoreSync:
+    """The object-store transport (sync_weights) behind the interface of the others."""
+
+    keeps_copy = True  # of the weights of the last sync (its buckets, if the runtime holds on to bucket_refs)
+    synced = False  # the runtime re-sends a restarted worker's weights from those buckets instead
+
+    def sync(self, learner, rollout, bucket_mb: float, dtype: str, version: int) -> SyncStats:
+        return sync_weights(learner, rollout, bucket_mb, dtype, version)
+
+
+def make_weight_sync(
+    transport: Transport, on_gpus: bool, timeout_s: float
+) -> ObjectStoreSync | CollectiveSync | IpcSync:
+    """The driver side of `weight_sync.transport`; `on_gpus`: learner and engines both on GPUs (NCCL, CUDA IPC)."""
+    if transport == "collective":
+        return CollectiveSync("nccl" if on_gpus else "gloo", timeout_s)
+    if transport == "ipc":
+        return IpcSync()
+    return ObjectStoreSync()
 
 
 class CollectiveSync:
@@ -121,6 +152,12 @@ class CollectiveSync:
         self.backend, self.timeout_s = backend, timeout_s
         self.members: tuple[Any, ...] | None = None  # the actors the current group was built with
         self.builds = 0
+        self.keeps_copy = False
+
+    @property
+    def synced(self) -> bool:
+        """The engines hold weights of a sync (a restarted worker then needs them too: see the runtime)."""
+        return self.members is not None
 
     def sync(self, learner, rollout, bucket_mb: float, dtype: str, version: int) -> SyncStats:
         start = time.perf_counter()
@@ -151,3 +188,56 @@ class CollectiveSync:
         learner.wait(["join_weight_group"], [joined])
         self.members = (learner.actors[0], *rollout.actors)  # handles compare by actor id
         self.builds += 1
+
+
+def feeding_rank(engine: int, learner_ranks: int) -> int:
+    """The learner rank that shares its buckets with rollout engine `engine`: rank i feeds engine i (colocated
+    placement: the same bundle, so the same GPU), and engines beyond the learner's ranks wrap around."""
+    return engine % learner_ranks
+
+
+def check_same_nodes(learner_nodes: Sequence[str], engine_nodes: Sequence[str]) -> None:
+    """Refuse (before anything is shared) an engine whose feeding learner rank runs on another node."""
+    apart = [
+        f"rollout[{engine}] on node {node[:12]} but learner[{rank}] on node {learner_nodes[rank][:12]}"
+        for engine, node in enumerate(engine_nodes)
+        if node != learner_nodes[rank := feeding_rank(engine, len(learner_nodes))]
+    ]
+    if apart:
+        raise ClusterError(
+            "weight_sync.transport ipc shares memory, which works only between processes on one machine: "
+            + "; ".join(apart)
+            + ". Use weight_sync.transport: collective (or object_store) across nodes, or "
+            "cluster.placement.mode: colocated so that each engine sits beside its learner rank"
+        )
+
+
+class IpcSync:
+    """Driver side of the IPC transport (rlcore.weight_ipc): learner rank i shares its buckets with engine i (and
+    i + ranks, ...) on its node; the driver passes the handles on and, once every engine has loaded (or failed),
+    has the learner stop sharing them. Nothing is shared before every engine is known to be on its rank's node."""
+
+    def __init__(self) -> None:
+        self.synced, self.keeps_copy = False, False
+
+    def sync(self, learner, rollout, bucket_mb: float, dtype: str, version: int) -> SyncStats:
+        start = time.perf_counter()
+        engine_nodes = rollout.broadcast("node_id")  # replaces a dead rollout worker first (the group's restarts)
+        check_same_nodes(learner.broadcast("node_id"), engine_nodes)
+        ranks = len(learner.actors)
+        feeds = [
+            any(feeding_rank(engine, ranks) == rank for engine in range(len(engine_nodes))) for rank in range(ranks)
+        ]
+        try:
+            shared = learner.call_each(
+                "share_weights", [{"bucket_mb": bucket_mb, "dtype": dtype, "feeds_engine": feed} for feed in feeds]
+            )
+            loads = [
+                actor.load_shared_weights.remote(buckets=shared[feeding_rank(engine, ranks)], version=version)
+                for engine, actor in enumerate(rollout.actors)
+            ]
+            loaded = rollout.wait(["load_shared_weights"] * len(loads), loads)
+        finally:
+            learner.broadcast("release_shared_weights")  # always: no segment outlives its sync
+        self.synced = True
+        return SyncStats(time.perf_counter() - start, int(loaded[0]), len(shared[0]))

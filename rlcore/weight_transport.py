@@ -75,7 +75,11 @@ def plan_from_wire(wire: Sequence[Sequence[Sequence[Any]]]) -> Plan:
 
 def pack(tensors: dict[str, torch.Tensor], slots: Sequence[Slot], device: torch.device) -> torch.Tensor:
     """One bucket's tensors copied into a fresh flat uint8 buffer on `device`."""
-    buffer = torch.empty(bucket_nbytes(slots), dtype=torch.uint8, device=device)
+    return pack_into(torch.empty(bucket_nbytes(slots), dtype=torch.uint8, device=device), tensors, slots)
+
+
+def pack_into(buffer: torch.Tensor, tensors: dict[str, torch.Tensor], slots: Sequence[Slot]) -> torch.Tensor:
+    """One bucket's tensors copied into `buffer` (at least bucket_nbytes long) at their slots; returns it."""
     for name, view in unpack(buffer, slots):
         view.copy_(tensors[name])
     return buffer
@@ -286,7 +290,7 @@ class WeightSender:
 
     def weight_plan(self, bucket_mb: float, dtype: str) -> list[list[list[Any]]]:
         """The layout of this sync's buckets (the same on every rank; no gathering)."""
-        return plan_to_wire(_plan(self.bucketer, bucket_mb, dtype))
+        return plan_to_wire(bucket_plan(self.bucketer, bucket_mb, dtype))
 
     def send_weights(self, bucket_mb: float, dtype: str) -> int:
         """Gather bucket by bucket (all ranks); rank 0 broadcasts each one. Returns the bytes sent (0 elsewhere)."""
@@ -298,8 +302,9 @@ class WeightSender:
         if self._weight_group is None:
             raise RuntimeError("learner[0]: no weight group (join_weight_group first)")
         group = self._weight_group
-        return send_stream(group.broadcast, buckets, _plan(self.bucketer, bucket_mb, dtype), group.device)
+        return send_stream(group.broadcast, buckets, bucket_plan(self.bucketer, bucket_mb, dtype), group.device)
 
 
-def _plan(bucketer: WeightBucketer, bucket_mb: float, dtype: str) -> Plan:
+def bucket_plan(bucketer: WeightBucketer, bucket_mb: float, dtype: str) -> Plan:
+    """This model's buckets of at most `bucket_mb` (a larger tensor alone), laid out; the same on every rank."""
     return [layout(entries, dtype) for entries in bucketer.shapes(int(bucket_mb * 2**20), dtype)]
