@@ -29,23 +29,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The head's gcs_server, raylet and autoscaler monitor ignore SIGTERM (still up 30 s after it), while its Python
+# processes end within 2 s: a longer grace period is only waited out.
+STOP_GRACE_S = 5
+
+
 def stop_cluster(marker: str) -> None:
     """Stop only the processes of this test's cluster (`ray stop` would also stop the session's cluster)."""
-    processes = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+    processes = cluster_processes(marker)
     for process in processes:
         process.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=30)
+    _, alive = psutil.wait_procs(processes, timeout=STOP_GRACE_S)
     for process in alive:
         process.kill()
 
 
 def cluster_processes(marker: str) -> list[psutil.Process]:
     """The head's processes (their command lines name its temp dir); workers, the job and its actors descend."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if marker in " ".join(process.info["cmdline"] or []):
-            found.append(process)
-    return found
+    return [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
 
 
 def submit_without_token(dashboard_port: int, token: str | None) -> int:
