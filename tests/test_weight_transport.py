@@ -5,6 +5,7 @@ a copy and always unlinked; the ipc transport's placement checks."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,9 +101,16 @@ class SharingRank(IpcSource):
         self.bucketer = WeightBucketer(model, zero3=False, rank=0)
 
 
-def test_shared_buckets_are_owner_only_opened_without_copies_and_unlinked():
-    model, before = small_model(), set(leftover_segments())
-    rank = SharingRank(model)
+@pytest.fixture
+def sharing_rank() -> Iterator[SharingRank]:
+    rank = SharingRank(small_model())
+    yield rank
+    rank.release_shared_weights()  # also when an assertion failed midway: no segment outlives the test
+
+
+def test_shared_buckets_are_owner_only_opened_without_copies_and_unlinked(sharing_rank: SharingRank):
+    rank, before = sharing_rank, set(leftover_segments())
+    model = rank.bucketer.module
     shared = rank.share_weights(bucket_mb=8 / 1024, dtype="float32", feeds_engine=True)
     paths = [Path(bucket["handle"]["path"]) for bucket in shared]
     assert len(shared) == len(plan_of(model, 8 * 1024, "float32")) == 3  # one segment per bucket of the plan
@@ -120,7 +128,9 @@ def test_shared_buckets_are_owner_only_opened_without_copies_and_unlinked():
         assert torch.equal(received[name], param.detach()), name
     assert rank.release_shared_weights() == len(shared)
     assert not any(path.exists() for path in paths) and set(leftover_segments()) == before
-    assert torch.equal(received["0.weight"], model[0].weight.detach())  # the mapped views outlive the file
+    assert torch.equal(
+        received["0.weight"], model.get_parameter("0.weight").detach()
+    )  # the mapped views outlive the file
     assert rank.share_weights(bucket_mb=1, dtype="float32", feeds_engine=False) == []  # joins gathers, shares none
     assert set(leftover_segments()) == before
 
