@@ -20,8 +20,7 @@ from rlcore.cluster import Worker
 from rlcore.config import LearnerSection, ModelSection
 from rlcore.losses import LOSSES, Aggregation, aggregate, normalizer
 from rlcore.modeling import (
-    collate_packed,
-    collate_sequences,
+    collate,
     load_causal_lm,
     response_logprobs_and_entropy,
     response_mask_of,
@@ -201,7 +200,7 @@ class LearnerWorker(IpcSource, WeightSender, Worker):  # the ipc and collective 
     def logprobs(self, batch: Batch, temperature: float = 1.0) -> Batch:
         """Current-policy response log-probabilities, as tensor `logprobs` [B, R]."""
         self.engine.eval()
-        values = policy_logprobs(self.engine, batch, self.cfg, temperature, self.device)
+        values = policy_logprobs(self.engine, batch, self.cfg, temperature, self.device, self.model_cfg.prompts_shared)
         return Batch(tensors={"logprobs": values})
 
     def train(
@@ -232,8 +231,8 @@ class LearnerWorker(IpcSource, WeightSender, Worker):  # the ipc and collective 
         for _ in range(epochs):
             for mini in batch.split(mini_batches):
                 micros, real = train_micro_batches(mini, self.cfg, rows_per_unit, self.device)
-                collate = collate_packed if self.cfg.packing else collate_sequences
-                inputs_list = [collate(micro, self.device) for micro in micros]
+                share = self.model_cfg.prompts_shared
+                inputs_list = [collate(micro, self.device, self.cfg.packing, share) for micro in micros]
                 masks = [
                     response_mask_of(inputs, _width(micro)) for inputs, micro in zip(inputs_list, micros, strict=True)
                 ]

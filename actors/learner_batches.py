@@ -37,11 +37,19 @@ def train_micro_batches(
 
 
 def policy_logprobs(
-    model: torch.nn.Module, batch: Batch, cfg: LearnerSection, temperature: float, device: torch.device
+    model: torch.nn.Module,
+    batch: Batch,
+    cfg: LearnerSection,
+    temperature: float,
+    device: torch.device,
+    share_prompts: bool = False,
 ) -> np.ndarray:
     """`batch_logprobs` under the learner's micro-batch settings, with as many forwards as the busiest rank."""
     budget = cfg.max_tokens_per_micro_batch
     forwards = 0
     if budget is not None:
-        forwards = most_over_ranks(len(logprob_micro_batches(batch, cfg.micro_batch_size, cfg.packing, budget)), device)
-    return batch_logprobs(model, batch, cfg.micro_batch_size, temperature, device, cfg.packing, budget, forwards)
+        plan = logprob_micro_batches(batch, cfg.micro_batch_size, cfg.packing, budget, share_prompts)
+        forwards = most_over_ranks(len(plan), device)
+    return batch_logprobs(
+        model, batch, cfg.micro_batch_size, temperature, device, cfg.packing, budget, forwards, share_prompts
+    )

@@ -127,6 +127,7 @@ class Runtime:
                 dtype=config.model.dtype,
                 attn_implementation=config.model.attn_implementation,
                 micro_batch_size=config.reference.micro_batch_size,
+                share_prompts=config.model.prompts_shared,
             )
         if "reward" in roles:
             # A model reward that hosts an engine (rprm's vLLM) says what its worker process needs.

@@ -108,6 +108,18 @@ class ModelSection(Section):
         "sdpa", description="transformers attention of learner and reference; flash_attention_2 needs the gpu extra."
     )
     trust_remote_code: bool = Field(False, description="Allow model code shipped with the checkpoint (transformers).")
+    share_prompts: bool = Field(
+        True,
+        description="Learner and reference forwards compute a micro-batch's rows that share a prompt (a DPO pair, "
+        "a GRPO group) as one sequence [prompt | response_1 | ...] under a 4D attention mask: the prompt once, the "
+        "same log-probs. Only for prompts at least as long as their responses on average; not with learner.packing "
+        "or flash_attention_2, which have their own padding-free layouts.",
+    )
+
+    @property
+    def prompts_shared(self) -> bool:
+        """Whether forwards merge rows that share a prompt (flash-attention's kernel takes no 4D mask)."""
+        return self.share_prompts and self.attn_implementation != "flash_attention_2"
 
 
 class DataSection(Section):

@@ -10,6 +10,7 @@ import torch
 
 from rlcore.batch import Batch, pad_sequences
 from rlcore.packing import Cost, micro_batches, sequence_lengths, split_to_count
+from rlcore.shared_prompts import collate_shared_prompts, prompt_groups, shared_prompt_logits, shares_any_prompt
 
 BUILTIN_MODEL = "builtin:tiny-arith"
 # The tiny model trained into a generative process reward model of the embedded world (docs/process_rewards.md).
@@ -120,6 +121,8 @@ def response_logprobs_and_entropy(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`response_logprobs`, and (`with_entropy`) the entropy of π(· | x, y_<t) at each response token, detached,
     [B, response_width], from the same logits. `inputs` from `collate_sequences` or `collate_packed`."""
+    if "predict_col" in inputs:
+        return _shared_prompt_logprobs_and_entropy(model, inputs, response_width, temperature, with_entropy)
     if "position_ids" in inputs:
         return _packed_logprobs_and_entropy(model, inputs, response_width, temperature, with_entropy)
     input_ids = inputs["input_ids"]
@@ -129,7 +132,7 @@ def response_logprobs_and_entropy(
     logits = model(
         input_ids=input_ids, attention_mask=inputs["attention_mask"], logits_to_keep=input_ids.shape[1] - start
     ).logits[:, :-1]
-    logits = logits.float() / max(temperature, 1e-6)
+    logits = at_least_float32(logits) / max(temperature, 1e-6)
     targets = input_ids[:, start + 1 :]
     log_normalizer = torch.logsumexp(logits, dim=-1)
     token_logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_normalizer
@@ -155,7 +158,7 @@ def _packed_logprobs_and_entropy(
     logits = model(
         input_ids=inputs["input_ids"], position_ids=inputs["position_ids"], use_cache=False, logits_to_keep=kept
     ).logits
-    logits = logits.float() / max(temperature, 1e-6)
+    logits = at_least_float32(logits) / max(temperature, 1e-6)
     log_normalizer = torch.logsumexp(logits, dim=-1)
     targets = inputs["input_ids"][:, kept + 1]
     token_logprobs = (logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_normalizer)[0]
@@ -165,6 +168,36 @@ def _packed_logprobs_and_entropy(
         return logp, None
     entropy = token_entropy(logits, log_normalizer)[0]
     return logp, torch.zeros_like(logp).masked_scatter(placed, entropy)
+
+
+def _shared_prompt_logprobs_and_entropy(
+    model: torch.nn.Module, inputs: dict[str, torch.Tensor], response_width: int, temperature: float, with_entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Response log-probs of rows computed with their prompt shared (rlcore.shared_prompts), in row order."""
+    logits = at_least_float32(shared_prompt_logits(model, inputs)) / max(temperature, 1e-6)
+    log_normalizer = torch.logsumexp(logits, dim=-1)
+    mask = response_mask_of(inputs, logits.shape[1])
+    logp = (logits.gather(-1, inputs["targets"].unsqueeze(-1)).squeeze(-1) - log_normalizer) * mask
+    entropy = token_entropy(logits, log_normalizer) * mask if with_entropy else None
+    # Right-pad to the caller's width (a whole batch's longest response may exceed this micro-batch's).
+    widen = (0, response_width - logits.shape[1])
+    return torch.nn.functional.pad(logp, widen), None if entropy is None else torch.nn.functional.pad(entropy, widen)
+
+
+def collate(
+    batch: Batch, device: torch.device | str = "cpu", packing: bool = False, share_prompts: bool = False
+) -> dict[str, torch.Tensor]:
+    """A micro-batch's model inputs: packed into one row, rows sharing a prompt merged, or right-padded rows."""
+    if packing:
+        return collate_packed(batch, device)
+    if share_prompts and shares_any_prompt(batch):
+        return collate_shared_prompts(batch, device)
+    return collate_sequences(batch, device)
+
+
+def at_least_float32(logits: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 logits in float32 for the softmax; float64 (the tests' exactness checks) stays float64."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
 
 
 @torch.no_grad()
@@ -182,11 +215,20 @@ def response_mask_of(inputs: dict[str, torch.Tensor], response_width: int) -> to
 
 
 def logprob_micro_batches(
-    batch: Batch, micro_batch_size: int, packing: bool = False, max_tokens: int | None = None
+    batch: Batch,
+    micro_batch_size: int,
+    packing: bool = False,
+    max_tokens: int | None = None,
+    share_prompts: bool = False,
 ) -> list[list[int]]:
-    """`batch_logprobs`' micro-batches: row indices, rows sorted by length so that little compute goes to padding."""
+    """`batch_logprobs`' micro-batches: row indices, rows sorted by length so that little compute goes to padding
+    (with `share_prompts`, by their prompt group's longest row, so that a group's rows stay together)."""
     lengths = sequence_lengths(batch)
-    order = np.argsort(lengths, kind="stable")
+    keys = np.asarray(lengths)
+    if share_prompts and not packing:
+        for group in prompt_groups(batch["prompt_ids"], batch["response_ids"]):
+            keys[group] = max(lengths[row] for row in group)
+    order = np.argsort(keys, kind="stable")
     cost: Cost = "packed" if packing else "padded"
     planned = micro_batches([lengths[row] for row in order], micro_batch_size, max_tokens, cost)
     return [order[rows].tolist() for rows in planned]
@@ -202,16 +244,18 @@ def batch_logprobs(
     packing: bool = False,
     max_tokens: int | None = None,
     forwards: int = 0,
+    share_prompts: bool = False,
 ) -> np.ndarray:
     """Forward-only response log-probabilities of a whole Batch as numpy [B, R], in its row order, through
-    `logprob_micro_batches`; `packing` packs each micro-batch into one padding-free row. At least `forwards`
-    forward passes run (ZeRO-3 ranks must run equally many): micro-batches are halved, then the first repeated."""
+    `logprob_micro_batches`; `packing` packs each micro-batch into one padding-free row, `share_prompts` merges
+    rows with the same prompt (rlcore.shared_prompts). At least `forwards` forward passes run (ZeRO-3 ranks must
+    run equally many): micro-batches are halved, then the first repeated."""
     width = max((len(r) for r in batch["response_ids"]), default=0)
     out = np.zeros((len(batch), width), dtype=np.float32)
-    plan = split_to_count(logprob_micro_batches(batch, micro_batch_size, packing, max_tokens), forwards)
+    planned = logprob_micro_batches(batch, micro_batch_size, packing, max_tokens, share_prompts)
+    plan = split_to_count(planned, forwards)
     plan += plan[:1] * (forwards - len(plan))
-    collate = collate_packed if packing else collate_sequences
     for rows in plan:
-        inputs = collate(batch.select(rows), device)
+        inputs = collate(batch.select(rows), device, packing, share_prompts)
         out[rows] = response_logprobs(model, inputs, width, temperature).float().cpu().numpy()
     return out
