@@ -14,7 +14,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export RAY_AUTH_MODE ?= token
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: cluster figures figures-data lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast mutation model bench bench-dpo clean
+.PHONY: cluster figures figures-data lint install demo demo-dpo demo-dpo-implicit sweep-demo test test-fast mutation model bench bench-dpo bench-grpo clean
 
 install: $(STAMP)
 
@@ -92,6 +92,11 @@ bench: install
 bench-dpo: install
 	$(PY) benchmarks/dpo_throughput.py
 
+# GRPO against TRL's GRPOTrainer, in lockstep, on the demo's workload and on fixed 192-token completions.
+bench-grpo: install
+	$(PY) benchmarks/grpo_throughput.py --workload short
+	$(PY) benchmarks/grpo_throughput.py --workload long
+
 # Every figure in README.md and docs/ is a block rendered from benchmarks/results/ (a test checks they match).
 figures: install
 	$(PY) benchmarks/figures.py
@@ -104,6 +109,8 @@ figures-data: install
 	$(VENV)/bin/rlcore train configs/demo_dpo_language_imbalance.yaml "run.seeds=[1,2,3]" run.output_dir=runs/figures
 	$(PY) benchmarks/collect_demo.py demo_dpo runs/figures/demo_dpo_language_imbalance "make demo-dpo"
 	for i in 1 2 3; do $(PY) benchmarks/rollout_throughput.py --reps 5 && $(PY) benchmarks/dpo_throughput.py || exit 1; done
+	for i in 1 2 3; do $(PY) benchmarks/rollout_throughput.py --workload long --reps 3 || exit 1; done
+	for i in 1 2 3; do for w in short long; do $(PY) benchmarks/grpo_throughput.py --workload $$w || exit 1; done; done
 	$(PY) benchmarks/figures.py
 
 # docs/config.md: the reference of every config key, generated from the config classes (tests check it is current).

@@ -313,6 +313,7 @@ def main() -> None:
         "longest_prompt_plus_completion": longest,
         "rlcore_startup_seconds_excluded": {n: side.algo.runtime.startup_seconds for n, side in ours.items()},
         "torch_threads_each_side": args.threads,
+        "rlcore_config": {key: first.config.model_dump(mode="json")[key] for key in ("model", "rollout", "learner")},
         "load_average_start_end": [load_start, os.getloadavg()[0]],
         "niceness": {"ray_worker_niceness": os.environ.get(RAY_WORKER_NICENESS), "driver_niceness": os.nice(0)},
     }
