@@ -1,12 +1,13 @@
-"""Weight-sync throughput (P4): learner -> vLLM bytes/s of the object-store and collective transports against a local
-safetensors save + load of the same tensors, for the demo model and a ~400 MB random-init Qwen2-style model.
+"""Weight-sync throughput (P4): learner -> vLLM bytes/s of the object-store, collective and ipc transports against a
+local safetensors save + load of the same tensors, for the demo model and a ~400 MB random-init Qwen2-style model.
 
     PYTHONPATH=. .venv/bin/python benchmarks/weight_sync_throughput.py [--reps 3 --bucket-mb 64 --large-mb 400]
 
 Each round times, in this order, a local save + load (the driver writes the learner's tensors with safetensors to a
-temporary file and reads them back), an object-store sync and a collective sync through the real worker groups (one
-DeepSpeed learner rank, one vLLM engine), and the collective transport alone (the same broadcast, received by the
-engine's worker and dropped instead of loaded: what vLLM's in-place reload adds is the difference). The first
+temporary file and reads them back), an object-store sync, a collective sync and an ipc sync (/dev/shm) through the
+real worker groups (one DeepSpeed learner rank, one vLLM engine), and the collective transport alone (the same
+broadcast, received by the engine's worker and dropped instead of loaded: what vLLM's in-place reload adds is the
+difference). The first
 round warms the engine up and builds the weight group; it is not counted. Acceptance: collective >= 0.5 of local
 save + load bytes/s on the ~400 MB model. Writes benchmarks/results/weight_sync/<date>.json with the machine.
 """
@@ -28,10 +29,10 @@ from actors.runtime import Runtime
 from benchmarks.machine import describe, result_path
 from rlcore.config import load_config
 from rlcore.modeling import BUILTIN_MODEL, resolve_model_path
-from rlcore.weight_sync import sync_weights
+from rlcore.weight_sync import IpcSync, sync_weights
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("local_save_load", "object_store", "collective", "collective_transport_only")
+METHODS = ("local_save_load", "object_store", "collective", "ipc", "collective_transport_only")
 
 
 def build_large_model(directory: Path, target_mb: float) -> str:
@@ -107,6 +108,7 @@ def measure(model_path: str, args: argparse.Namespace) -> dict:
     runtime = Runtime(config, total_optimizer_steps=1, roles=("rollout", "learner"))
     learner, rollout = runtime.group("learner"), runtime.group("rollout")
     assert runtime.collective is not None
+    ipc = IpcSync()
     rates: dict[str, list[float]] = {method: [] for method in METHODS}
     nbytes = 0
     build_seconds = None
@@ -119,9 +121,13 @@ def measure(model_path: str, args: argparse.Namespace) -> dict:
             del stats  # drops the buckets from the object store
             stats = runtime.collective.sync(learner, rollout, args.bucket_mb, config.model.dtype, rep + 1)
             timed["collective"] = stats.seconds
+            moved = {"collective": stats.bytes}
+            stats = ipc.sync(learner, rollout, args.bucket_mb, config.model.dtype, rep + 1)
+            timed["ipc"], moved["ipc"] = stats.seconds, stats.bytes
             timed["collective_transport_only"] = transport_only(runtime, args.bucket_mb, config.model.dtype)
-            if stats.bytes < nbytes:
-                raise RuntimeError(f"the collective sync moved {stats.bytes} bytes of {nbytes}")
+            for method, moved_bytes in moved.items():
+                if moved_bytes < nbytes:
+                    raise RuntimeError(f"the {method} sync moved {moved_bytes} bytes of {nbytes}")
             if rep == 0:
                 build_seconds = stats.seconds
                 continue
@@ -143,6 +149,7 @@ def measure(model_path: str, args: argparse.Namespace) -> dict:
         "first_collective_sync_seconds_with_group_build": build_seconds,
         "ratio_collective_over_local": medians["collective"] / medians["local_save_load"],
         "ratio_object_store_over_local": medians["object_store"] / medians["local_save_load"],
+        "ratio_ipc_over_local": medians["ipc"] / medians["local_save_load"],
         "ratio_transport_only_over_local": medians["collective_transport_only"] / medians["local_save_load"],
     }
 
@@ -176,7 +183,8 @@ def main() -> None:
         print(
             f"{name} ({result['megabytes']:.0f} MB), median MB/s: "
             + ", ".join(f"{method} {value:,.0f}" for method, value in medians.items())
-            + f"; collective / local save+load {result['ratio_collective_over_local']:.2f} (target >= 0.5)"
+            + f"; collective / local save+load {result['ratio_collective_over_local']:.2f} (target >= 0.5), ipc "
+            f"{result['ratio_ipc_over_local']:.2f}"
         )
     print(f"-> {out}")
 
