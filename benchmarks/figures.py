@@ -347,13 +347,18 @@ def sweep_findings() -> str:
     return "\n".join(lines) + f"\n\n(`{result['command']}`, one seed, {result['machine']['date']}.)\n"
 
 
-WEIGHT_SYNC_METHODS = ("local_save_load", "object_store", "collective", "collective_transport_only")
+WEIGHT_SYNC_METHODS = ("local_save_load", "object_store", "collective", "ipc", "collective_transport_only")
 
 
 def weight_sync() -> str:
     """P4 (benchmarks/weight_sync_throughput.py): MB/s of each transport and of a local safetensors save + load, the
-    range over every counted round of every run and each run's median."""
-    runs = _runs("weight_sync")
+    range over every counted round of every run and each run's median. Only runs that timed every method (in turn,
+    round by round, so under the same load) are rendered: older ones predate the ipc transport."""
+    runs = [
+        run
+        for run in _runs("weight_sync")
+        if all(method in run["models"]["large"]["rounds_bytes_per_s"] for method in WEIGHT_SYNC_METHODS)
+    ]
     rows = []
     for model, label in (("demo", "demo, tiny-arith"), ("large", "random-init Qwen2-style")):
         results = [run["models"][model] for run in runs if model in run["models"]]
@@ -363,14 +368,20 @@ def weight_sync() -> str:
             medians = "; ".join(f"{result['bytes_per_s_median'][method] / 1e6:,.0f}" for result in results)
             cells.append(f"{_spread(rounds, '{:,.0f}')} ({medians})")
         rows.append(f"| {label} ({results[-1]['megabytes']:.0f} MB) | " + " | ".join(cells) + " |\n")
-    ratios = "; ".join(f"{run['models']['large']['ratio_collective_over_local']:.2f}" for run in runs)
+    large = [run["models"]["large"] for run in runs]
+    ratios = {
+        name: "; ".join(f"{result[f'ratio_{name}_over_local']:.2f}" for result in large)
+        for name in ("collective", "ipc", "object_store")
+    }
+    loads = "; ".join(f"{run['machine']['load_average_1min']:.1f}" for run in runs)
     setup = runs[-1]["setup"]
     return (
-        "| model | local save + load | object store | collective | collective, transport only |\n"
-        "|---|---|---|---|---|\n" + "".join(rows) + "\n"
-        f"MB/s: range over every counted round, each run's median in brackets. Collective ÷ local save + load on the "
-        f"large model (medians, per run): **{ratios}** (target >= 0.5). {setup['reps']} counted rounds per run, "
-        f"{setup['bucket_mb']:.0f} MB buckets, one learner rank and one engine; {_measured_on(runs)}.\n"
+        "| model | local save + load | object store | collective | ipc (/dev/shm) | collective, transport only |\n"
+        "|---|---|---|---|---|---|\n" + "".join(rows) + "\n"
+        f"MB/s: range over every counted round, each run's median in brackets. ÷ local save + load on the large model "
+        f"(medians, per run): collective **{ratios['collective']}** (target >= 0.5), ipc **{ratios['ipc']}**, object "
+        f"store {ratios['object_store']}. {setup['reps']} counted rounds per run, {setup['bucket_mb']:.0f} MB buckets, "
+        f"one learner rank and one engine; load average at each run's start {loads}; {_measured_on(runs)}.\n"
     )
 
 
