@@ -18,6 +18,7 @@ is one (the pass covers all N steps' pairs; the JSON also keeps the full pass ti
 Engine start-up is excluded everywhere; rlcore's reference worker gets one warm-up call first (TRL's precompute
 runs in a process whose torch is already warm). rlcore runs two passes over the pairs: pass 1 beside TRL default,
 pass 2 (the same work, a second epoch) beside TRL precompute, with both reference passes run back to back. rlcore
+computes each pair's prompt once (`model.share_prompts`, its default; `--no-share-prompts` for padded rows) and
 trains in remote calls of `--steps-per-call` optimizer steps (mini_batches), 1 by default, as an algorithm
 calling `runtime.train` once per step would. Prints a table and writes one run's result, with the machine, to
 benchmarks/results/dpo_throughput/<date>.json (benchmarks/figures.py renders the range over the runs there).
@@ -160,6 +161,7 @@ class Rlcore:
                 "learner.weight_decay=0.0",
                 f"reference.micro_batch_size={self.rows_per_step}",
                 f"cluster.torch_threads={args.threads}",
+                f"model.share_prompts={args.share_prompts}",
             ],
         )
         # Ray starts its workers at nice 15 by default; TRL runs in this nice-0 process. On a machine shared with
@@ -240,6 +242,12 @@ def main() -> None:
         "cores are shared; 2 OpenMP threads on a loaded 2-core machine ran 5x slower)",
     )
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
+    parser.add_argument(
+        "--share-prompts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rlcore computes a pair's prompt once (model.share_prompts, its default); --no-share-prompts: padded rows",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tolerance", type=float, default=1e-5)
     parser.add_argument("--out", default=None, help="default: benchmarks/results/dpo_throughput/<date>.json")
