@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import psutil
 import pytest
@@ -62,17 +64,61 @@ def losses(group: WorkerGroup, batch: Batch, loss: str, steps: int = 3) -> list[
     return out
 
 
-def test_zero0_and_zero3_give_the_same_loss_trajectory(ray_cluster, tiny_model_path):
+STAGES = (0, 2, 3)
+
+
+def trained_and_resumed(model_path: str, batch: Batch, stage: int, checkpoint: Path, when_up=lambda: None) -> dict:
+    """On 2 ranks at this ZeRO stage: the losses of 3 GRPO then 2 SFT steps, with a checkpoint saved after the first
+    step (saving must not change the trajectory), and those of the 2 GRPO steps after it from a learner restarted from
+    that checkpoint. `when_up` runs while the first learner's ranks are up."""
+    group = start_learner(model_path, ranks=2, zero_stage=stage, micro_batch_size=4)
+    try:
+        when_up()
+        first = losses(group, batch, "grpo", steps=1)
+        group.broadcast("save_checkpoint", directory=str(checkpoint), tokenizer_path=model_path)
+        uninterrupted = losses(group, batch, "grpo", steps=2)
+        sft = losses(group, batch, "sft", steps=2)
+    finally:
+        group.shutdown()
+    resumed = start_learner(str(checkpoint), ranks=2, zero_stage=stage, micro_batch_size=4)
+    try:
+        restored = all(resumed.broadcast("load_training_state", directory=str(checkpoint)))
+        again = losses(resumed, batch, "grpo", steps=2)
+    finally:
+        resumed.shutdown()
+    return {
+        "trajectory": first + uninterrupted + sft,
+        "uninterrupted": uninterrupted,
+        "again": again,
+        "restored": restored,
+    }
+
+
+@pytest.fixture(scope="module")
+def trajectories(ray_cluster, tiny_model_path, tmp_path_factory) -> dict[int, dict]:
+    """`trained_and_resumed` per ZeRO stage, with its checkpoint; stage 0's with the sockets the driver's cluster
+    listened on meanwhile. One pair of learner starts per stage serves the stage comparison, the resume and the
+    socket check: the three tests started 9 learners between them, now 6."""
     batch = training_batch(tiny_model_path)
-    trajectories = {}
-    for stage in (0, 3):
-        group = start_learner(tiny_model_path, ranks=2, zero_stage=stage, micro_batch_size=4)
-        try:
-            trajectories[stage] = losses(group, batch, "grpo") + losses(group, batch, "sft", steps=2)
-        finally:
-            group.shutdown()
-    assert len(set(np.round(trajectories[0], 6))) == len(trajectories[0])  # every step moved the weights
-    np.testing.assert_allclose(trajectories[3], trajectories[0], rtol=1e-4, atol=1e-5)
+    driver = psutil.Process()
+    out: dict[int, dict] = {}
+    for stage in STAGES:
+        checkpoint = tmp_path_factory.mktemp(f"zero{stage}") / "ckpt"
+        if stage == 0:
+            # sampled at least once while both ranks are up (their process group and the store exist)
+            with SocketWatch(lambda: [driver], interval_s=0.5) as watch:
+                out[stage] = trained_and_resumed(tiny_model_path, batch, stage, checkpoint, when_up=watch.sample)
+            out[stage]["sockets"] = watch
+        else:
+            out[stage] = trained_and_resumed(tiny_model_path, batch, stage, checkpoint)
+        out[stage]["checkpoint"] = checkpoint
+    return out
+
+
+def test_zero0_and_zero3_give_the_same_loss_trajectory(trajectories):
+    zero0, zero3 = trajectories[0]["trajectory"], trajectories[3]["trajectory"]
+    assert len(set(np.round(zero0, 6))) == len(zero0)  # every step moved the weights
+    np.testing.assert_allclose(zero3, zero0, rtol=1e-4, atol=1e-5)
 
 
 def test_gradient_accumulation_does_not_change_the_update(ray_cluster, tiny_model_path):
@@ -89,38 +135,20 @@ def test_gradient_accumulation_does_not_change_the_update(ray_cluster, tiny_mode
     np.testing.assert_allclose(after[1], after[8], atol=1e-4)  # float32 summation order: ~3e-5 seen
 
 
-@pytest.mark.parametrize("stage", [0, 2, 3])
-def test_resumed_learner_continues_the_same_trajectory(ray_cluster, tiny_model_path, tmp_path, stage):
+@pytest.mark.parametrize("stage", STAGES)
+def test_resumed_learner_continues_the_same_trajectory(trajectories, stage):
     """Save after one step (policy + optimizer/scheduler/RNG, no pickle), restart from it: the next losses match."""
-    batch = training_batch(tiny_model_path)
-    group = start_learner(tiny_model_path, ranks=2, zero_stage=stage, micro_batch_size=4)
-    try:
-        losses(group, batch, "grpo", steps=1)
-        group.broadcast("save_checkpoint", directory=str(tmp_path / "ckpt"), tokenizer_path=tiny_model_path)
-        uninterrupted = losses(group, batch, "grpo", steps=2)
-    finally:
-        group.shutdown()
-    files = [p.name for p in (tmp_path / "ckpt").rglob("*") if p.is_file()]
+    run = trajectories[stage]
+    files = [p.name for p in run["checkpoint"].rglob("*") if p.is_file()]
     assert not [name for name in files if name.endswith((".pt", ".bin", ".pkl"))]
-    assert [p.name for p in (tmp_path / "ckpt").glob("*.safetensors")] == ["model.safetensors"]  # vLLM loads all
-    resumed = start_learner(str(tmp_path / "ckpt"), ranks=2, zero_stage=stage, micro_batch_size=4)
-    try:
-        assert all(resumed.broadcast("load_training_state", directory=str(tmp_path / "ckpt")))
-        again = losses(resumed, batch, "grpo", steps=2)
-    finally:
-        resumed.shutdown()
-    np.testing.assert_allclose(again, uninterrupted, rtol=1e-5, atol=1e-6)
+    assert [p.name for p in run["checkpoint"].glob("*.safetensors")] == ["model.safetensors"]  # vLLM loads all
+    assert run["restored"]
+    np.testing.assert_allclose(run["again"], run["uninterrupted"], rtol=1e-5, atol=1e-6)
 
 
-def test_a_local_cluster_and_the_learner_store_listen_on_loopback_only(ray_cluster, tiny_model_path):
+def test_a_local_cluster_and_the_learner_store_listen_on_loopback_only(trajectories):
     """Every socket the local cluster's processes (Ray's and the learner ranks') listen on is on 127.0.0.1/::1."""
-    driver = psutil.Process()
-    with SocketWatch(lambda: [driver], interval_s=0.5) as watch:
-        group = start_learner(tiny_model_path, ranks=2, micro_batch_size=8)
-        try:
-            watch.sample()  # at least once while both ranks are up (their process group and the store exist)
-        finally:
-            group.shutdown()
+    watch = trajectories[0]["sockets"]
     assert watch.exposed() == [], f"listening beyond loopback: {watch.exposed()}"
     learner_sockets = [listener for listener in watch.seen if "LearnerWorker" in listener.process]
     assert len(learner_sockets) >= 2, watch.seen  # the store (rank 0) and gloo's pairs: the check saw the ranks
