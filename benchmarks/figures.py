@@ -46,16 +46,28 @@ def _measured_on(runs: list[dict]) -> str:
 
 
 def rollout_throughput() -> str:
-    runs = _runs("rollout_throughput")
-    ratios = [run["ratio_rlcore_over_raw"] for run in runs]
-    ours = [run["tokens_per_s"]["rlcore"] for run in runs]
-    raw = [run["tokens_per_s"]["raw_vllm"] for run in runs]
-    setup = runs[-1]["setup"]
+    """P1 (benchmarks/rollout_throughput.py): one row per workload (runs before --workload existed are short)."""
+    by_workload: dict[str, list[dict]] = {}
+    for run in _runs("rollout_throughput"):
+        by_workload.setdefault(run["setup"].get("workload", "short"), []).append(run)
+    rows, notes = [], []
+    for name, runs in by_workload.items():
+        ratios = [run["ratio_rlcore_over_raw"] for run in runs]
+        ours = [run["tokens_per_s"]["rlcore"] for run in runs]
+        raw = [run["tokens_per_s"]["raw_vllm"] for run in runs]
+        setup = runs[-1]["setup"]
+        length = f"exactly {setup['max_tokens']}" if setup.get("min_tokens") else f"up to {setup['max_tokens']}"
+        rows.append(f"| {name} | {_spread(ours, '{:,.0f}')} | {_spread(raw, '{:,.0f}')} | **{_spread(ratios)}** |\n")
+        notes.append(
+            f"{name}: {setup['prompts']} prompts × {setup['n']} samples, {length} tokens, median of {setup['reps']} "
+            f"rounds per run; {_measured_on(runs)}."
+        )
     return (
-        f"| rlcore tokens/s | raw vLLM tokens/s | ratio |\n|---|---|---|\n"
-        f"| {_spread(ours, '{:,.0f}')} | {_spread(raw, '{:,.0f}')} | **{_spread(ratios)}** |\n\n"
-        f"{setup['prompts']} prompts × {setup['n']} samples, up to {setup['max_tokens']} tokens, median of "
-        f"{setup['reps']} rounds per run; {_measured_on(runs)}.\n"
+        "| workload | rlcore tokens/s | raw vLLM tokens/s | ratio |\n|---|---|---|---|\n"
+        + "".join(rows)
+        + "\n"
+        + " ".join(notes)
+        + " Long: EOS suppressed until the length (vLLM min_tokens) on both sides.\n"
     )
 
 
@@ -395,6 +407,58 @@ def weight_sync() -> str:
     )
 
 
+def grpo_throughput() -> str:
+    """P3 (benchmarks/grpo_throughput.py): samples/s of TRL's GRPOTrainer and of rlcore (on-policy and one step
+    off) per workload, ranges over the runs, with each side's mean seconds per step by phase."""
+    by_workload: dict[str, list[dict]] = {}
+    for run in _runs("grpo_throughput"):
+        by_workload.setdefault(run["setup"]["workload"], []).append(run)
+    lines = [
+        "| workload | TRL samples/s | rlcore samples/s | rlcore ÷ TRL | rlcore, one step off | ÷ TRL |",
+        "|---|---|---|---|---|---|",
+    ]
+    phases, notes = [], []
+    for name in ("short", "long"):
+        runs = by_workload.get(name, [])
+        if not runs:
+            continue
+        cells = [_spread([run["sides"]["trl"]["samples_per_s"] for run in runs], "{:.1f}")]
+        for side in ("rlcore_async_0", "rlcore_async_1"):
+            cells.append(_spread([run["sides"][side]["samples_per_s"] for run in runs], "{:.1f}"))
+            cells.append(f"**{_spread([run['ratio'][f'{side}_over_trl']['samples_per_s'] for run in runs])}×**")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        setup = runs[-1]["setup"]
+        timed = setup["steps"] - setup["warmup_steps"]
+        per_step = {
+            side: {p: statistics.mean(run["sides"][side]["phase_seconds"][p] / timed for run in runs) for p in keys}
+            for side, keys in (
+                ("trl", ("generate", "reward", "train_and_rest")),
+                ("rlcore_async_0", ("generate", "reward", "train", "sync")),
+            )
+        }
+        phases.append(
+            f"{name}: TRL "
+            + ", ".join(f"{p.replace('_', ' ')} {s:.2f}" for p, s in per_step["trl"].items())
+            + "; rlcore "
+            + ", ".join(f"{p} {s:.2f}" for p, s in per_step["rlcore_async_0"].items())
+        )
+        tokens = [run["sides"][s]["completion_tokens_mean"] for run in runs for s in run["sides"]]
+        loads = [load for run in runs for load in run["setup"]["load_average_start_end"]]
+        length = f"exactly {setup['max_tokens']}" if setup["min_tokens"] else f"up to {setup['max_tokens']}"
+        notes.append(
+            f"{name}: {setup['prompts_per_step']} prompts × {setup['group_size']} samples, {length} tokens "
+            f"({_spread(tokens, '{:.1f}')} per sample), steps {setup['timed_steps']} of {setup['steps']} timed, load "
+            f"average {_spread(loads, '{:.1f}')}; {_measured_on(runs)}."
+        )
+    return "\n".join(lines) + (
+        "\n\nMean seconds per timed step (rlcore on-policy): "
+        + "; ".join(phases)
+        + ".\n\n"
+        + " ".join(notes)
+        + f" {runs[-1]['setup']['torch_threads_each_side']} torch thread(s) per process, fp32, no KL.\n"
+    )
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "parallel-rpt-sweep": sweep_report,
     "parallel-rpt-findings": sweep_findings,
@@ -405,6 +469,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "demo-step-time": demo_step_time,
     "rollout-throughput": rollout_throughput,
     "dpo-throughput": dpo_throughput,
+    "grpo-throughput": grpo_throughput,
     "step-search": step_search,
     "prm-world": prm_world,
     "packing-throughput": packing_throughput,
