@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -237,7 +237,10 @@ class IpcSync:
                 for engine, actor in enumerate(rollout.actors)
             ]
             loaded = rollout.wait(["load_shared_weights"] * len(loads), loads)
-        finally:
-            learner.broadcast("release_shared_weights")  # always: no segment outlives its sync
+        except BaseException:
+            with suppress(Exception):  # best effort (a learner rank may be dead); the first error is the one to see
+                learner.broadcast("release_shared_weights")
+            raise
+        learner.broadcast("release_shared_weights")  # no segment outlives its sync
         self.synced = True
         return SyncStats(time.perf_counter() - start, int(loaded[0]), len(shared[0]))
