@@ -53,15 +53,28 @@ class Echo(Worker):
         raise ValueError("bad input 42")
 
 
+def echo_group() -> WorkerGroup:
+    return WorkerGroup("echo", Echo, 3, num_cpus=0.1, call_timeout_s=30)
+
+
 @pytest.fixture
 def group(ray_cluster):
-    workers = WorkerGroup("echo", Echo, 3, num_cpus=0.1, call_timeout_s=30)
+    """A group of its own, for a test that stops or crashes its workers."""
+    workers = echo_group()
     yield workers
     workers.shutdown()
 
 
-def test_call_shards_in_order(group):
-    result = group.call("double", Batch(tensors={"x": np.arange(7)}))
+@pytest.fixture(scope="module")
+def shared_group(ray_cluster):
+    """One group for the tests that leave every worker as it was (a start is seconds on a loaded machine)."""
+    workers = echo_group()
+    yield workers
+    workers.shutdown()
+
+
+def test_call_shards_in_order(shared_group):
+    result = shared_group.call("double", Batch(tensors={"x": np.arange(7)}))
     assert result["x"].tolist() == [2 * i for i in range(7)]
     assert result["rank"] == [0, 0, 0, 1, 1, 2, 2]
 
@@ -131,11 +144,11 @@ def test_a_dead_or_hung_worker_is_restarted_by_ray_and_only_its_shard_redone(ray
         workers.shutdown()
 
 
-def test_calls_are_checked_against_the_declared_methods(group):
+def test_calls_are_checked_against_the_declared_methods(shared_group):
     with pytest.raises(
         WorkerError, match=r"'dubble' is not a remote method of its workers \(did you mean 'double'\?\)"
     ):
-        group.call("dubble", Batch(tensors={"x": np.arange(3)}))
+        shared_group.call("dubble", Batch(tensors={"x": np.arange(3)}))
     with pytest.raises(WorkerError, match="'ready_check' is not a remote method"):
         WorkerGroup("misspelt", Echo, 1, num_cpus=0.1, uses=("ready_check",))
 
