@@ -58,9 +58,10 @@ def rollout_throughput() -> str:
         setup = runs[-1]["setup"]
         length = f"exactly {setup['max_tokens']}" if setup.get("min_tokens") else f"up to {setup['max_tokens']}"
         rows.append(f"| {name} | {_spread(ours, '{:,.0f}')} | {_spread(raw, '{:,.0f}')} | **{_spread(ratios)}** |\n")
+        loads = _spread([run["machine"]["load_average_1min"] for run in runs], "{:.1f}")
         notes.append(
             f"{name}: {setup['prompts']} prompts × {setup['n']} samples, {length} tokens, median of {setup['reps']} "
-            f"rounds per run; {_measured_on(runs)}."
+            f"rounds per run, load average at the end {loads}; {_measured_on(runs)}."
         )
     return (
         "| workload | rlcore tokens/s | raw vLLM tokens/s | ratio |\n|---|---|---|---|\n"
