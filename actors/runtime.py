@@ -110,7 +110,23 @@ class Runtime:
         self.steps_since_scale = rollout.autoscale.cooldown_steps + 1  # the first step may resize
         self.rollout_workers = rollout.num_workers  # how many generated the last training rollout
         self.ahead = RolloutAhead(rollout.async_steps) if rollout.async_steps else None  # generations in flight
+        self.start_together = not self.colocated  # see _start_groups
         started = time.perf_counter()
+        try:
+            self._start_groups(roles, starts, reference_path)
+        except BaseException:
+            self.shutdown()  # the groups that did start, and their placement groups
+            raise
+        self.startup_seconds = time.perf_counter() - started
+        self.gpu = GpuSharing(config, self.colocated, self.groups)  # sleeping engines, offloaded optimizer (GPUs)
+        log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
+        if self.colocated:
+            log.info("colocated: %s share the bundles %s", self.colocated.name, self.colocated.shared.bundles)
+
+    def _start_groups(self, roles: Sequence[str], starts: Sequence[str], reference_path: str) -> None:
+        """Every group starts at once and is then waited for (their model loads and engine starts overlap), except
+        under colocation, where a vLLM engine sizes its GPU memory at start and must not race the others for it."""
+        config = self.config
         if "rollout" in roles:
             self._start_rollout("rollout", self.policy_path, on_restart=self._rollout_restarted)
         if "reference_rollout" in roles:  # rollout's settings, the frozen reference's weights (never synced)
@@ -133,11 +149,10 @@ class Runtime:
             # A model reward that hosts an engine (rprm's vLLM) says what its worker process needs.
             reward_env: dict[str, str] = getattr(config.reward, "worker_env", dict)()
             self._group("reward", RewardWorker, config.reward, reward_env, reward=config.reward.model_dump())
-        self.startup_seconds = time.perf_counter() - started
-        self.gpu = GpuSharing(config, self.colocated, self.groups)  # sleeping engines, offloaded optimizer (GPUs)
-        log.info("worker groups %s ready in %.1fs", list(self.groups), self.startup_seconds)
-        if self.colocated:
-            log.info("colocated: %s share the bundles %s", self.colocated.name, self.colocated.shared.bundles)
+        for group in self.groups.values():
+            group.await_ready()
+        if "learner" in self.groups:
+            self._init_learner()
 
     def _start_rollout(self, name: str, model_path: str, on_restart: Callable[[int], str | None] | None = None) -> None:
         rollout, model = self.config.rollout, self.config.model  # vLLM workers of `model_path`, rollout's settings
@@ -154,8 +169,9 @@ class Runtime:
         )
 
     def _start_learner(self) -> None:
-        """The learner group from `policy_path`, its ranks joined in one DeepSpeed engine. Not restartable by Ray: a
-        rank's death breaks the process group and loses optimizer state (see `restart_learner`)."""
+        """The learner group from `policy_path` (`_init_learner` joins its ranks in one DeepSpeed engine). Not
+        restartable by Ray: a rank's death breaks the process group and loses optimizer state (see
+        `restart_learner`)."""
         config = self.config
         self._group(
             "learner",
@@ -168,7 +184,11 @@ class Runtime:
             seed=config.run.seed,
             total_optimizer_steps=self.total_optimizer_steps,
         )
+
+    def _init_learner(self) -> None:
+        """Once its ranks have started, join them in one DeepSpeed engine."""
         learner = self.group("learner")
+        learner.await_ready()
         address, port = learner.wait(["free_port"], [learner.actors[0].free_port.remote()])[0]
         learner.broadcast("init_engine", master_addr=address, master_port=port)
 
@@ -196,6 +216,7 @@ class Runtime:
             max_restarts=None if name == "learner" else cluster.max_worker_restarts,  # learner: restart_learner
             on_restart=on_restart,
             shared=(self.shared_placement, colocated) if self.shared_placement and colocated else None,
+            wait_ready=not self.start_together,
         )
         self.groups[name] = group
 
@@ -427,6 +448,7 @@ class Runtime:
         self.weight_refs = []  # held by the dead group's rank 0: gone with it
         self.policy_path = policy_path or self.base_model_path
         self._start_learner()
+        self._init_learner()
 
     def take_restarts(self) -> int:
         """Workers Ray restarted since the last call (for the step's metrics)."""

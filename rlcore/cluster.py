@@ -185,9 +185,12 @@ class WorkerGroup:
         max_restarts: int | None = None,
         on_restart: Callable[[int], str | None] | None = None,
         shared: tuple[PlacementGroup, GroupPlan] | None = None,
+        wait_ready: bool = True,
     ):
         """`shared`: start on this placement group, with this plan of it, instead of reserving one (colocated roles'
-        shared group, rlcore.colocation): the caller reserved it and removes it; the sizes and placement are unused."""
+        shared group, rlcore.colocation): the caller reserved it and removes it; the sizes and placement are unused.
+        `wait_ready=False` returns while the workers still start (several groups can start at once): then call
+        `await_ready` before using the group."""
         self.name = name
         self.max_restarts = max_restarts
         self.on_restart = on_restart  # returns what it did, for the log line
@@ -218,7 +221,14 @@ class WorkerGroup:
         self.actors: list[Any] = [
             self.start_actor(rank, num_workers, self.placement_group, self.plan, rank) for rank in range(num_workers)
         ]
-        self.wait(["ready"] * num_workers, [actor.ready.remote() for actor in self.actors], timeout=start_timeout_s)
+        self.starting = [actor.ready.remote() for actor in self.actors]
+        if wait_ready:
+            self.await_ready()
+
+    def await_ready(self) -> None:
+        """Wait until every worker has started (its constructor ran: models loaded, engines up)."""
+        refs, self.starting = self.starting, []
+        self.wait(["ready"] * len(refs), refs, timeout=self.start_timeout_s)
 
     def start_actor(self, rank: int, world_size: int, group: PlacementGroup, plan: GroupPlan, slot: int) -> Any:
         """Start the actor of `rank` in the bundles of `plan`'s worker `slot` of the placement group `group`."""
