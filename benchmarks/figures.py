@@ -72,37 +72,42 @@ def rollout_throughput() -> str:
     )
 
 
+QUIET_LOAD = 3.0  # a run whose load average stayed below this had the machine to itself (2 cores)
+
+
 def dpo_throughput() -> str:
-    """P2 (benchmarks/dpo_throughput.py): one row per TRL mode and rlcore layout (runs before --share-prompts existed
-    trained padded rows)."""
-    by_layout: dict[str, list[dict]] = {}
+    """P2 (benchmarks/dpo_throughput.py): one row per TRL mode, rlcore layout (runs before --share-prompts existed
+    trained padded rows) and whether the machine was quiet, as other work on it moves the ratio by ±20%."""
+    groups: dict[tuple[str, str], list[dict]] = {}
     for run in _runs("dpo_throughput"):
         layout = "prompt shared" if run["setup"].get("share_prompts") else "padded rows"
-        by_layout.setdefault(layout, []).append(run)
+        quiet = max(run["setup"]["load_average_start_end"]) < QUIET_LOAD
+        groups.setdefault((layout, "quiet" if quiet else "busy"), []).append(run)
     lines = [
-        "| TRL DPOTrainer mode | rlcore layout | TRL pairs/s | rlcore pairs/s | rlcore ÷ TRL | max loss difference |",
-        "|---|---|---|---|---|---|",
+        "| TRL DPOTrainer mode | rlcore layout | machine | TRL pairs/s | rlcore pairs/s | rlcore ÷ TRL | max loss "
+        "difference |",
+        "|---|---|---|---|---|---|---|",
     ]
     for mode, label in (
         ("trl", "default (reference forward every step)"),
         ("trl_precompute", "precompute_ref_log_probs"),
     ):
-        for layout, runs in sorted(by_layout.items(), reverse=True):
+        for (layout, machine), runs in sorted(groups.items(), key=lambda item: (item[0][1] != "quiet", item[0])):
+            loads = [load for run in runs for load in run["setup"]["load_average_start_end"]]
             trl = [run["pairs_per_s"][mode] for run in runs]
             ours = [run["pairs_per_s"][f"rlcore_vs_{mode}"] for run in runs]
             ratio = [run["ratio"][f"rlcore_over_{mode}"] for run in runs]
             diff = max(max(run["loss_max_abs_diff"][mode].values()) for run in runs)
             lines.append(
-                f"| {label} | {layout} ({len(runs)} runs) | {_spread(trl, '{:.1f}')} | {_spread(ours, '{:.1f}')} "
-                f"| **{_spread(ratio)}×** | {diff:.1e} |"
+                f"| {label} | {layout} | {machine}, load {_spread(loads, '{:.0f}')} ({len(runs)} runs) "
+                f"| {_spread(trl, '{:.1f}')} | {_spread(ours, '{:.1f}')} | **{_spread(ratio)}×** | {diff:.1e} |"
             )
-    runs = [run for layout_runs in by_layout.values() for run in layout_runs]
+    runs = [run for group in groups.values() for run in group]
     setup = runs[-1]["setup"]
-    loads = [load for run in runs for load in run["setup"]["load_average_start_end"]]
     return "\n".join(lines) + (
         f"\n\n{setup['pairs']} pairs, {setup['batch_pairs']} pairs per step, {setup['loss_type']} loss, fp32, "
-        f"{setup['threads']} torch thread(s) each side, the sides in lockstep; load average {_spread(loads, '{:.1f}')} "
-        f"(other work on the machine); {_measured_on(runs)}.\n"
+        f"{setup['threads']} torch thread(s) each side, the sides in lockstep; load: the load average at each run's "
+        f"start and end (quiet: below {QUIET_LOAD:.0f}); {_measured_on(runs)}.\n"
     )
 
 
