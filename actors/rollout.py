@@ -139,15 +139,12 @@ class RolloutWorker(Worker):
         )
 
     def load_weights(self, bucket_refs: list[ray.ObjectRef], version: int) -> int:
-        """Load serialized buckets in place, then drop KV-cache prefixes computed with the old weights."""
+        """Load serialized buckets in place (object-store transport)."""
         total = 0
         for ref in bucket_refs:
             total += self.llm.collective_rpc("rlcore_stage_weights", args=(ray.get(ref),))[0]
         self.llm.collective_rpc("rlcore_commit_weights")
-        self.llm.reset_prefix_cache()
-        self.policy_version = version
-        self.restarted = False
-        return total
+        return self._loaded(total, version)
 
     def join_weight_group(
         self, address: str, port: int, rank: int, world_size: int, backend: str, timeout_s: float
@@ -162,11 +159,7 @@ class RolloutWorker(Worker):
 
     def receive_weights(self, plan: list, version: int) -> int:
         """Load the buckets the learner broadcasts (laid out by `plan`) in place, as load_weights does."""
-        loaded = self.llm.collective_rpc("rlcore_receive_weights", args=(plan,))[0]
-        self.llm.reset_prefix_cache()
-        self.policy_version = version
-        self.restarted = False
-        return loaded
+        return self._loaded(self.llm.collective_rpc("rlcore_receive_weights", args=(plan,))[0], version)
 
     def node_id(self) -> str:
         """The Ray node of this worker (and of its engine's processes: the ipc transport shares memory with them)."""
@@ -175,11 +168,14 @@ class RolloutWorker(Worker):
     def load_shared_weights(self, buckets: list[dict], version: int) -> int:
         """Load the buckets a learner rank on this node shares (ipc transport, by handle) in place, as load_weights
         does; every worker of the engine maps the same buffers."""
-        loaded = self.llm.collective_rpc("rlcore_load_shared_weights", args=(buckets,))[0]
+        return self._loaded(self.llm.collective_rpc("rlcore_load_shared_weights", args=(buckets,))[0], version)
+
+    def _loaded(self, nbytes: int, version: int) -> int:
+        """After any weight load: drop KV-cache prefixes computed with the old weights, take the new version."""
         self.llm.reset_prefix_cache()
         self.policy_version = version
         self.restarted = False
-        return loaded
+        return nbytes
 
     def sleep(self) -> None:
         """Free the engine's GPU memory (rollout.sleep_level) while colocated roles use the GPU; vLLM clears the

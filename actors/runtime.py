@@ -110,7 +110,6 @@ class Runtime:
         self.steps_since_scale = rollout.autoscale.cooldown_steps + 1  # the first step may resize
         self.rollout_workers = rollout.num_workers  # how many generated the last training rollout
         self.ahead = RolloutAhead(rollout.async_steps) if rollout.async_steps else None  # generations in flight
-        self.start_together = not self.colocated  # see _start_groups
         started = time.perf_counter()
         try:
             self._start_groups(roles, starts, reference_path)
@@ -216,7 +215,7 @@ class Runtime:
             max_restarts=None if name == "learner" else cluster.max_worker_restarts,  # learner: restart_learner
             on_restart=on_restart,
             shared=(self.shared_placement, colocated) if self.shared_placement and colocated else None,
-            wait_ready=not self.start_together,
+            wait_ready=bool(self.colocated),  # see _start_groups
         )
         self.groups[name] = group
 

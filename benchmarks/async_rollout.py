@@ -22,21 +22,13 @@ from pathlib import Path
 
 from algorithms import build_algorithm
 from benchmarks.machine import describe, result_path
+from benchmarks.workloads import QUIET
 from rlcore.cluster import init_ray
 from rlcore.config import load_config
 from rlcore.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("generate", "reward", "train", "sync")
-QUIET = (
-    "eval.every_steps=0",
-    "eval.at_start=false",
-    "checkpoint.every_steps=0",
-    "checkpoint.save_final=false",
-    "logging.tensorboard=false",
-    "logging.plots=false",
-    "logging.progress=false",
-)
 
 
 def one_run(setting: str, steps: int, output_dir: Path, seed: int) -> dict:

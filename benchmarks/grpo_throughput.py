@@ -40,17 +40,7 @@ import torch
 
 from benchmarks.dpo_throughput import RAY_WORKER_NICENESS, Lockstep
 from benchmarks.machine import describe, result_path
-from benchmarks.workloads import DEMO_CONFIG, WORKLOADS, Workload, workload
-
-QUIET = (  # what would add work outside the training step on rlcore's side only
-    "eval.every_steps=0",
-    "eval.at_start=false",
-    "checkpoint.every_steps=0",
-    "checkpoint.save_final=false",
-    "logging.tensorboard=false",
-    "logging.plots=false",
-    "logging.progress=false",
-)
+from benchmarks.workloads import DEMO_CONFIG, QUIET, WORKLOADS, Workload, workload
 
 
 def math_reward(completions: list, answer: list, language: list, **_: Any) -> list[float]:

@@ -1,4 +1,5 @@
-"""The generation workloads the throughput benchmarks share (rollout_throughput.py, grpo_throughput.py).
+"""The generation workloads the throughput benchmarks share (rollout_throughput.py, grpo_throughput.py), and the
+overrides that keep a timed rlcore run to its steps (QUIET; also async_rollout.py).
 
 short: the demo's (configs/demo_grpo.yaml: up to its rollout.max_tokens, each completion ends at the model's EOS).
 long: every completion exactly LONG_TOKENS tokens. The embedded world's problems have at most two operations
@@ -17,6 +18,17 @@ from pathlib import Path
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo_grpo.yaml"
 LONG_TOKENS = 192  # + the longest prompt (about 40 tokens) stays within the tiny model's 256 positions
 WORKLOADS = ("short", "long")
+# Overrides that switch off what would add work outside the training step (evaluation, checkpoints, plots, progress
+# bars) when a benchmark times rlcore's steps.
+QUIET = (
+    "eval.every_steps=0",
+    "eval.at_start=false",
+    "checkpoint.every_steps=0",
+    "checkpoint.save_final=false",
+    "logging.tensorboard=false",
+    "logging.plots=false",
+    "logging.progress=false",
+)
 
 
 @dataclass(frozen=True)

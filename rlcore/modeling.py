@@ -10,7 +10,7 @@ import torch
 
 from rlcore.batch import Batch, pad_sequences
 from rlcore.packing import Cost, micro_batches, sequence_lengths, split_to_count
-from rlcore.shared_prompts import collate_shared_prompts, prompt_groups, shared_prompt_logits, shares_any_prompt
+from rlcore.shared_prompts import collate_shared_prompts, prompt_groups, shared_prompt_logits
 
 BUILTIN_MODEL = "builtin:tiny-arith"
 # The tiny model trained into a generative process reward model of the embedded world (docs/process_rewards.md).
@@ -190,8 +190,10 @@ def collate(
     """A micro-batch's model inputs: packed into one row, rows sharing a prompt merged, or right-padded rows."""
     if packing:
         return collate_packed(batch, device)
-    if share_prompts and shares_any_prompt(batch):
-        return collate_shared_prompts(batch, device)
+    if share_prompts:
+        groups = prompt_groups(batch["prompt_ids"], batch["response_ids"])
+        if len(groups) < len(batch):  # some rows merge; otherwise the padded layout is as good
+            return collate_shared_prompts(batch, device, groups)
     return collate_sequences(batch, device)
 
 

@@ -32,17 +32,15 @@ def prompt_groups(prompts: Sequence[Sequence[int]], responses: Sequence[Sequence
     return groups
 
 
-def shares_any_prompt(batch: Batch) -> bool:
-    """Whether `collate_shared_prompts` would merge any rows of `batch` (else the plain padded layout is as good)."""
-    return any(len(group) > 1 for group in prompt_groups(batch["prompt_ids"], batch["response_ids"]))
-
-
-def collate_shared_prompts(batch: Batch, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """One right-padded row per prompt group, with its 4D attention mask [G, 1, L, L] (True = may attend) and
-    position_ids; for every original row, the merged row and column of the position that predicts each of its
-    response tokens, and the tokens themselves, so that log-probs come back in the batch's row order."""
+def collate_shared_prompts(
+    batch: Batch, device: torch.device | str = "cpu", groups: list[list[int]] | None = None
+) -> dict[str, torch.Tensor]:
+    """One right-padded row per prompt group (`groups`: `prompt_groups` of the batch, if the caller has them), with
+    its 4D attention mask [G, 1, L, L] (True = may attend) and position_ids; for every original row, the merged row
+    and column of the position that predicts each of its response tokens, and the tokens themselves, so that
+    log-probs come back in the batch's row order."""
     prompts, responses = batch["prompt_ids"], batch["response_ids"]
-    groups = prompt_groups(prompts, responses)
+    groups = prompt_groups(prompts, responses) if groups is None else groups
     width = max((len(r) for r in responses), default=0)
     lengths = [len(prompts[g[0]]) + sum(len(responses[row]) for row in g) for g in groups]
     longest = max(lengths, default=0)
